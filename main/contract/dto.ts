@@ -1,0 +1,266 @@
+/**
+ * Plain data shared by the engine, the CLI, the Electron shell and the renderer.
+ * Types only: everything here survives structured clone and JSON (no classes, no Buffer).
+ */
+
+/** Protocol ids (DESIGN.md). Also the folder names under engine/protocol/. */
+export type ProtocolId = 'llsync-ota' | 'ymodem' | 'quecthing-sota' | 'mqtt-ota-tencent' | 'mqtt-ota-aliyun';
+export const PROTOCOL_IDS: readonly ProtocolId[] = ['llsync-ota', 'ymodem', 'quecthing-sota', 'mqtt-ota-tencent', 'mqtt-ota-aliyun'];
+
+/** How bytes reach a unit. */
+export type TransportKind = 'serial' | 'ble' | 'net' | 'sim';
+
+/** A job's states (DESIGN.md "A job's life"), plus `backoff` between attempts and `interrupted` after a station crash. */
+export type JobState =
+  | 'queued'
+  | 'connecting'
+  | 'negotiating'
+  | 'transferring'
+  | 'verifying'
+  | 'activating'
+  | 'confirming'
+  | 'backoff'
+  | 'interrupted'
+  | 'passed'
+  | 'failed'
+  | 'cancelled'
+  | 'skipped';
+
+export const FINAL_STATES: readonly JobState[] = ['passed', 'failed', 'cancelled', 'skipped'];
+export const ACTIVE_STATES: readonly JobState[] = ['connecting', 'negotiating', 'transferring', 'verifying', 'activating', 'confirming'];
+
+/** Station-wide result codes (DESIGN.md). Protocol codes map onto these; the raw code is kept beside. */
+export type ResultCode =
+  | 'ok'
+  | 'timeout'
+  | 'disconnected'
+  | 'crc_mismatch'
+  | 'md5_mismatch'
+  | 'version_rejected'
+  | 'version_mismatch'
+  | 'file_invalid'
+  | 'signature_invalid'
+  | 'no_space'
+  | 'policy_blocked'
+  | 'device_error'
+  | 'cancelled'
+  | 'station_error';
+
+export const RESULT_CODES: readonly ResultCode[] = [
+  'ok', 'timeout', 'disconnected', 'crc_mismatch', 'md5_mismatch', 'version_rejected', 'version_mismatch',
+  'file_invalid', 'signature_invalid', 'no_space', 'policy_blocked', 'device_error', 'cancelled', 'station_error',
+];
+
+export type Lang = 'en' | 'zh-CN';
+
+/** A view of one error an operator can act on. */
+export interface ErrorView {
+  code: string; // StationErrorCode
+  result: ResultCode;
+  message: string; // technical detail (English)
+  operatorText: { en: string; 'zh-CN': string };
+  deviceCode?: string;
+  retryable: boolean;
+}
+
+/** One firmware component inside a package. */
+export interface PackageComponentInfo {
+  component: string;
+  version: string;
+  kind: 'full' | 'diff';
+  sourceVersion?: string;
+  fileName: string;
+  sizeBytes: number;
+  crc32: string; // 8 lowercase hex digits (zlib CRC-32)
+  md5: string;
+  sha256: string;
+  /** Base load address for HEX images (lowest address), when known. */
+  baseAddress?: number;
+}
+
+export interface PackageInfo {
+  id: string; // sha256 of the primary image, first 16 hex digits + component
+  sourcePath: string;
+  format: 'bin' | 'hex' | 'zip';
+  components: PackageComponentInfo[];
+  signature: 'none' | 'valid' | 'invalid';
+  signer?: string;
+  loadedAt: string; // ISO time
+}
+
+/** A transport address + protocol: what a CLI target string resolves to. */
+export interface UnitRef {
+  unitId: string; // stable id: e.g. "serial:/dev/ttyUSB0", "sim:ymodem:3"
+  transport: TransportKind;
+  protocol: ProtocolId;
+  address: string; // port path, BLE id, PRODUCT/DEVICE, sim index
+  baudRate?: number;
+  serialNumber?: string;
+  name?: string;
+  /** Free-form sim options (behaviour, link model) for sim units. */
+  sim?: SimUnitOptions;
+}
+
+export type SimBehaviour =
+  | 'accept'
+  | 'refuse_version'
+  | 'low_battery'
+  | 'crc_failure'
+  | 'crc_failure_once'
+  | 'slow_flash'
+  | 'reboot_timeout'
+  | 'brick'
+  | 'disconnect';
+
+export interface SimLinkModel {
+  bytesPerSecond: number; // both directions, each direction independently
+  latencyMs: number;
+  mtuBytes: number;
+  lossRate: number; // probability a host→device chunk is dropped, 0..1
+  disconnectAtOffset?: number; // device drops the link once it has stored this many bytes (first attempt only)
+}
+
+export interface SimUnitOptions {
+  behaviour: SimBehaviour;
+  initialVersion: string;
+  serialNumber?: string;
+  link?: Partial<SimLinkModel>;
+  batteryPct?: number;
+}
+
+export interface PlanPolicy {
+  minBatteryPct?: number;
+  minRssiDbm?: number;
+}
+
+export interface RetryPolicyView {
+  maxAttempts: number; // total attempts including the first
+  backoffMs: number; // first backoff, doubled each time
+  backoffMaxMs: number;
+}
+
+export interface StopTheLine {
+  consecutiveFailures?: number; // pause the batch after K failures in a row
+  failureRate?: number; // pause when failed/finished exceeds this (0..1) ...
+  minFinished?: number; // ... once at least this many units have finished
+}
+
+export interface Plan {
+  packageId: string;
+  /** Target version for bare .bin images (zip/hex manifests carry their own). */
+  units: UnitRef[];
+  allow?: string[]; // unit ids, serial numbers or addresses; empty/undefined = all
+  deny?: string[]; // deny wins over allow
+  versionGate: { skipIfAtTarget: boolean };
+  policy: PlanPolicy;
+  retry: RetryPolicyView;
+  concurrency: { global: number; perBleAdapter: number };
+  stopTheLine?: StopTheLine;
+}
+
+export interface HashView {
+  crc32?: string;
+  md5?: string;
+}
+
+/** One job (one unit in one batch), as shown and as journaled. */
+export interface JobView {
+  jobId: string;
+  batchId: string;
+  unit: UnitRef;
+  state: JobState;
+  progressBytes: number; // bytes the device acknowledged
+  totalBytes: number;
+  attempts: number;
+  result?: ResultCode;
+  errorCode?: string; // StationErrorCode
+  deviceCode?: string;
+  message?: string;
+  versionBefore?: string;
+  versionAfter?: string;
+  sent: HashView; // what the station sent
+  confirmed: HashView; // what the device confirmed
+  startedAt?: string;
+  endedAt?: string;
+  /** Payload bytes per second over the current attempt, for the grid. */
+  rateBytesPerSec?: number;
+  resumable: boolean;
+}
+
+export type BatchState = 'created' | 'running' | 'paused' | 'finished' | 'cancelled' | 'interrupted';
+
+export interface BatchView {
+  batchId: string;
+  state: BatchState;
+  operator: string;
+  stationId: string;
+  packageInfo: PackageInfo;
+  plan: Plan;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  pausedReason?: string;
+  counts: BatchCounts;
+}
+
+export interface BatchCounts {
+  total: number;
+  queued: number;
+  running: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+  interrupted: number;
+}
+
+/** Events: a snapshot first, then revisioned deltas (coalesced to ≤ 10/s per batch). */
+export type BatchEvent =
+  | { type: 'snapshot'; batchId: string; rev: number; batch: BatchView; jobs: JobView[] }
+  | { type: 'delta'; batchId: string; rev: number; batch?: BatchView; jobs: JobView[] };
+
+/** The `--json` summary line of `flashline flash`. */
+export interface FlashSummary {
+  batchId: string;
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+  durationMs: number;
+  units: {
+    unit: string;
+    transport: TransportKind;
+    protocol: ProtocolId;
+    result: ResultCode | 'skipped' | 'interrupted';
+    code: string | null;
+    bytes: number;
+    crc32: string | null;
+    md5: string | null;
+    sha256: string | null;
+    durationMs: number;
+    attempts: number;
+  }[];
+}
+
+/** One state transition as journaled. */
+export interface TransitionView {
+  jobId: string;
+  seq: number;
+  at: string;
+  from: JobState;
+  to: JobState;
+  attempt: number;
+  progressBytes: number;
+  result?: ResultCode;
+  errorCode?: string;
+  message?: string;
+}
+
+/** One line of a unit's protocol trace. */
+export interface TraceLine {
+  tMs: number; // ms since the attempt started
+  dir: 'tx' | 'rx' | 'note';
+  hex?: string;
+  text?: string;
+}

@@ -1,0 +1,149 @@
+/**
+ * The one error class of the engine and the catalog that maps each code to a station result
+ * code, whether a retry can help, and what the operator should do (en + zh-CN).
+ * Adapter/protocol failures become StationErrors at the layer that sees them.
+ */
+import type { ErrorView, ResultCode } from '../contract/dto.js';
+
+interface CatalogEntry {
+  result: ResultCode;
+  retryable: boolean;
+  /** Retry class for the job's retry policy. */
+  stage: 'connect' | 'transfer' | 'verify' | 'none';
+  en: string;
+  zh: string;
+}
+
+const CATALOG = {
+  // transport
+  TRANSPORT_NOT_FOUND: { result: 'disconnected', retryable: true, stage: 'connect', en: 'Unit not found. Check the cable or that the unit is powered and in range, then retry.', zh: '找不到设备。请检查线缆、设备供电或距离，然后重试。' },
+  TRANSPORT_LOST: { result: 'disconnected', retryable: true, stage: 'transfer', en: 'Connection lost during the upgrade. Keep the unit powered and close, then retry; it resumes where the device allows.', zh: '升级过程中连接断开。请保持设备通电并靠近，然后重试；设备支持时将断点续传。' },
+  TRANSPORT_TIMEOUT: { result: 'timeout', retryable: true, stage: 'connect', en: 'The connection did not open in time. Power-cycle the unit and retry.', zh: '连接超时。请给设备断电重启后重试。' },
+  PORT_BUSY: { result: 'station_error', retryable: true, stage: 'connect', en: 'The serial port is in use by another program. Close it and retry.', zh: '串口被其他程序占用。请关闭该程序后重试。' },
+  ADAPTER_OFF: { result: 'station_error', retryable: false, stage: 'none', en: 'The Bluetooth adapter is off. Turn it on in the system settings.', zh: '蓝牙适配器已关闭。请在系统设置中打开。' },
+  NO_BLE_ADAPTER: { result: 'station_error', retryable: false, stage: 'none', en: 'No Bluetooth adapter on this station. Plug in a supported USB adapter; serial and network units keep working.', zh: '本工位没有蓝牙适配器。请插入支持的 USB 蓝牙适配器；串口和网络设备不受影响。' },
+  // protocol
+  PROTOCOL_TIMEOUT: { result: 'timeout', retryable: true, stage: 'transfer', en: 'The unit stopped answering. Check the cable and power, then retry.', zh: '设备无响应。请检查线缆和供电后重试。' },
+  PROTOCOL_NO_START: { result: 'timeout', retryable: true, stage: 'connect', en: 'The bootloader never asked for the file. Put the unit in bootloader mode (hold BOOT, reset) and retry.', zh: 'Bootloader 未请求文件。请让设备进入 Bootloader 模式（按住 BOOT 并复位）后重试。' },
+  PROTOCOL_BAD_FRAME: { result: 'device_error', retryable: true, stage: 'transfer', en: 'The unit sent a garbled reply. Check for a loose cable or interference, then retry.', zh: '设备回复数据错误。请检查线缆是否松动或有干扰，然后重试。' },
+  PROTOCOL_TOO_MANY_RETRIES: { result: 'timeout', retryable: true, stage: 'transfer', en: 'Too many resends on the link. Check the cable or move the unit closer, then retry.', zh: '链路重传过多。请检查线缆或将设备移近后重试。' },
+  PROTOCOL_CANCELLED_BY_DEVICE: { result: 'device_error', retryable: true, stage: 'transfer', en: 'The unit cancelled the transfer. Power-cycle it and retry.', zh: '设备取消了传输。请重启设备后重试。' },
+  PROTOCOL_UNSUPPORTED_MODE: { result: 'device_error', retryable: false, stage: 'none', en: 'The unit speaks a different protocol variant than its product profile says. Ask an engineer to fix the profile.', zh: '设备使用的协议变体与产品配置不符。请联系工程师修改配置。' },
+  PROTOCOL_CRC_MISMATCH: { result: 'crc_mismatch', retryable: true, stage: 'verify', en: 'The unit reported a CRC mismatch after the transfer. Retry; if it repeats, the unit’s flash may be faulty.', zh: '传输后设备报告 CRC 校验不一致。请重试；若反复出现，设备闪存可能有故障。' },
+  PROTOCOL_MD5_MISMATCH: { result: 'md5_mismatch', retryable: true, stage: 'verify', en: 'The unit reported an MD5 mismatch. Retry; if it repeats, check the package.', zh: '设备报告 MD5 校验不一致。请重试；若反复出现，请检查固件包。' },
+  DEVICE_REJECTED_VERSION: { result: 'version_rejected', retryable: false, stage: 'none', en: 'The unit refused this version. Check that the package is meant for this product and version.', zh: '设备拒绝了该版本。请确认固件包适用于此产品和版本。' },
+  DEVICE_NO_SPACE: { result: 'no_space', retryable: false, stage: 'none', en: 'The image does not fit the unit’s flash. Check the package is for this product.', zh: '固件超出设备闪存容量。请确认固件包适用于此产品。' },
+  DEVICE_LOW_BATTERY: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'Battery too low for an upgrade. Charge the unit and retry.', zh: '电量过低，不能升级。请充电后重试。' },
+  DEVICE_ERROR: { result: 'device_error', retryable: true, stage: 'transfer', en: 'The unit reported an error. Power-cycle it and retry.', zh: '设备报告错误。请重启设备后重试。' },
+  DEVICE_NOT_RESPONDING: { result: 'timeout', retryable: true, stage: 'connect', en: 'The unit’s application does not answer. Use RMA recovery over the serial bootloader.', zh: '设备应用程序无响应。请通过串口 Bootloader 进行返修恢复。' },
+  REBOOT_TIMEOUT: { result: 'timeout', retryable: false, stage: 'none', en: 'The unit did not come back after rebooting. Power-cycle it; if it stays silent, send it to RMA recovery.', zh: '设备重启后未恢复。请断电重启；若仍无响应，请送返修恢复。' },
+  VERIFY_VERSION_MISMATCH: { result: 'version_mismatch', retryable: false, stage: 'none', en: 'The unit rebooted with the wrong version. Set it aside for an engineer.', zh: '设备重启后版本不符。请将其交给工程师处理。' },
+  POLICY_BLOCKED: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'Blocked by the plan’s policy (battery, signal or list). Fix the condition and retry.', zh: '被计划策略阻止（电量、信号或名单）。请处理后重试。' },
+  // package
+  IMAGE_EMPTY: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The firmware file is empty. Export it again from the build server.', zh: '固件文件为空。请从构建服务器重新导出。' },
+  IMAGE_TOO_LARGE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The firmware file is larger than the station allows. Check that you picked the right file.', zh: '固件文件超过工位允许的大小。请确认选择了正确的文件。' },
+  IMAGE_UNREADABLE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The firmware file cannot be read. Check the path and permissions.', zh: '无法读取固件文件。请检查路径和权限。' },
+  IMAGE_FORMAT_UNKNOWN: { result: 'file_invalid', retryable: false, stage: 'none', en: 'Unknown firmware format. Use a .bin, .hex or .zip package.', zh: '未知的固件格式。请使用 .bin、.hex 或 .zip 固件包。' },
+  IMAGE_HEX_SYNTAX: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The HEX file has a malformed line. Export it again.', zh: 'HEX 文件中有格式错误的行。请重新导出。' },
+  IMAGE_HEX_TRUNCATED: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The HEX file is truncated (no end record or a cut line). Copy it again.', zh: 'HEX 文件不完整（缺少结束记录或行被截断）。请重新拷贝。' },
+  IMAGE_HEX_CHECKSUM: { result: 'file_invalid', retryable: false, stage: 'none', en: 'A HEX record has a wrong checksum: the file is corrupted. Copy it again.', zh: 'HEX 记录校验和错误：文件已损坏。请重新拷贝。' },
+  IMAGE_HEX_OVERLAP: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The HEX file writes the same address twice. Ask the firmware team for a clean build.', zh: 'HEX 文件对同一地址重复写入。请向固件团队索取正确的构建。' },
+  IMAGE_ZIP_INVALID: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The .zip package is damaged. Copy it again.', zh: '.zip 固件包已损坏。请重新拷贝。' },
+  IMAGE_ZIP_PATH_ESCAPE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The .zip package contains a file outside its folder and was refused. Report it to the firmware team.', zh: '.zip 固件包含有目录之外的文件，已被拒绝。请报告固件团队。' },
+  IMAGE_MANIFEST_INVALID: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The package manifest is missing or invalid. Ask the firmware team for a valid package.', zh: '固件包清单缺失或无效。请向固件团队索取有效的固件包。' },
+  IMAGE_HASH_MISMATCH: { result: 'file_invalid', retryable: false, stage: 'none', en: 'A file in the package does not match its manifest hash: the package is corrupted or altered.', zh: '固件包中的文件与清单哈希不一致：固件包已损坏或被篡改。' },
+  IMAGE_VERSION_INVALID: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The version string is invalid (1–32 characters of letters, digits, . - _).', zh: '版本号无效（1–32 个字母、数字或 . - _）。' },
+  IMAGE_SIGNATURE_INVALID: { result: 'signature_invalid', retryable: false, stage: 'none', en: 'The package signature is invalid. Do not flash it; report it to the firmware team.', zh: '固件包签名无效。请勿烧录，并报告固件团队。' },
+  IMAGE_SIGNATURE_REQUIRED: { result: 'signature_invalid', retryable: false, stage: 'none', en: 'This plan requires a signed package and the package is not signed.', zh: '该计划要求签名的固件包，而此固件包未签名。' },
+  IMAGE_TOO_LARGE_FOR_DEVICE: { result: 'no_space', retryable: false, stage: 'none', en: 'The image is larger than this product’s flash. Check that the package is for this product.', zh: '固件大于该产品的闪存容量。请确认固件包适用于此产品。' },
+  // engine
+  JOB_CANCELLED: { result: 'cancelled', retryable: false, stage: 'none', en: 'Cancelled by the operator.', zh: '操作员已取消。' },
+  STATION_INTERRUPTED: { result: 'station_error', retryable: true, stage: 'connect', en: 'The station stopped during this upgrade. Resume the batch to continue.', zh: '升级过程中工位停止运行。请继续批次以完成升级。' },
+  CONFIG_INVALID: { result: 'station_error', retryable: false, stage: 'none', en: 'The plan or settings are invalid. Ask an engineer to check them.', zh: '计划或设置无效。请联系工程师检查。' },
+  INTERNAL: { result: 'station_error', retryable: false, stage: 'none', en: 'Station software error. Export the log and report it.', zh: '工位软件错误。请导出日志并报告。' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type StationErrorCode = keyof typeof CATALOG;
+
+export function catalogEntry(code: StationErrorCode): CatalogEntry {
+  return CATALOG[code];
+}
+
+export function isStationErrorCode(code: string): code is StationErrorCode {
+  return Object.prototype.hasOwnProperty.call(CATALOG, code);
+}
+
+export interface StationErrorDetail {
+  unitId?: string;
+  deviceCode?: string;
+  retryable?: boolean;
+  /** For resumable transfer failures: bytes the device acknowledged before the failure. */
+  ackedBytes?: number;
+}
+
+export class StationError extends Error {
+  readonly code: StationErrorCode;
+  readonly detail: StationErrorDetail;
+  constructor(code: StationErrorCode, message: string, detail: StationErrorDetail = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StationError';
+    this.code = code;
+    this.detail = detail;
+  }
+  get result(): ResultCode {
+    return CATALOG[this.code].result;
+  }
+  get retryable(): boolean {
+    return this.detail.retryable ?? CATALOG[this.code].retryable;
+  }
+  toView(): ErrorView {
+    return errorView(this);
+  }
+}
+
+/** Any thrown value → a StationError (unknown errors become INTERNAL, keeping the cause). */
+export function toStationError(err: unknown): StationError {
+  if (err instanceof StationError) return err;
+  if (err && typeof err === 'object' && (err as { name?: string }).name === 'AbortError') {
+    return new StationError('JOB_CANCELLED', 'aborted', {}, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new StationError('INTERNAL', message, {}, { cause: err });
+}
+
+export function errorView(err: StationError): ErrorView {
+  const e = CATALOG[err.code];
+  return {
+    code: err.code,
+    result: e.result,
+    message: err.message,
+    operatorText: { en: e.en, 'zh-CN': e.zh },
+    deviceCode: err.detail.deviceCode,
+    retryable: err.retryable,
+  };
+}
+
+/** The operator's message for a code in a language. */
+export function operatorText(code: string, lang: 'en' | 'zh-CN' = 'en'): string {
+  if (!isStationErrorCode(code)) return '';
+  const e = CATALOG[code];
+  return lang === 'en' ? e.en : e.zh;
+}
+
+/** Operator messages keyed by result code, for summaries where only the result is known. */
+export const RESULT_TEXT: Record<ResultCode, { en: string; 'zh-CN': string }> = {
+  ok: { en: 'Upgraded and confirmed.', 'zh-CN': '升级完成并已确认。' },
+  timeout: { en: 'The unit stopped answering. Check cable and power, then retry.', 'zh-CN': '设备无响应。请检查线缆和供电后重试。' },
+  disconnected: { en: 'Connection lost. Keep the unit powered and close, then retry.', 'zh-CN': '连接断开。请保持设备通电并靠近后重试。' },
+  crc_mismatch: { en: 'CRC mismatch. Retry; if it repeats, the unit’s flash may be faulty.', 'zh-CN': 'CRC 不一致。请重试；若反复出现，设备闪存可能有故障。' },
+  md5_mismatch: { en: 'MD5 mismatch. Retry; if it repeats, check the package.', 'zh-CN': 'MD5 不一致。请重试；若反复出现，请检查固件包。' },
+  version_rejected: { en: 'The unit refused this version. Check the package is for this product.', 'zh-CN': '设备拒绝该版本。请确认固件包适用于此产品。' },
+  version_mismatch: { en: 'Wrong version after reboot. Set the unit aside for an engineer.', 'zh-CN': '重启后版本不符。请将设备交给工程师。' },
+  file_invalid: { en: 'The firmware file is invalid. Get a good copy of the package.', 'zh-CN': '固件文件无效。请获取正确的固件包。' },
+  signature_invalid: { en: 'Bad or missing signature. Do not flash; report to the firmware team.', 'zh-CN': '签名无效或缺失。请勿烧录，并报告固件团队。' },
+  no_space: { en: 'The image does not fit the unit. Check the package is for this product.', 'zh-CN': '固件超出设备容量。请确认固件包适用于此产品。' },
+  policy_blocked: { en: 'Blocked by policy (battery, signal or list). Fix it and retry.', 'zh-CN': '被策略阻止（电量、信号或名单）。处理后重试。' },
+  device_error: { en: 'The unit reported an error. Power-cycle it and retry.', 'zh-CN': '设备报告错误。请重启设备后重试。' },
+  cancelled: { en: 'Cancelled by the operator.', 'zh-CN': '操作员已取消。' },
+  station_error: { en: 'Station problem. Export the log and call an engineer.', 'zh-CN': '工位故障。请导出日志并联系工程师。' },
+};

@@ -1,0 +1,55 @@
+/**
+ * The host side of one OTA dialect, run over a Link. Pure: no serialport, noble, Electron or
+ * database. The job runner calls the steps in order and owns retries, timing and journaling.
+ */
+import type { HashView, PackageComponentInfo, ProtocolId, UnitRef } from '../../contract/dto.js';
+import type { Link } from '../transport/types.js';
+import type { Clock } from '../clock.js';
+
+/** One component's image: metadata plus the one shared copy of its bytes. */
+export interface FirmwareImage {
+  info: PackageComponentInfo;
+  bytes: Uint8Array;
+}
+
+export interface DeviceIdentity {
+  version?: string;
+  serialNumber?: string;
+  batteryPct?: number;
+  rssiDbm?: number;
+}
+
+export interface SessionContext {
+  link: Link;
+  image: FirmwareImage;
+  unit: UnitRef;
+  /** Per-product protocol options (profile); each driver documents and defaults its own. */
+  options: Record<string, unknown>;
+  clock: Clock;
+  /** Human-readable protocol log line for the unit's trace. */
+  log(text: string): void;
+}
+
+export interface ProtocolSession {
+  /** Read what the device says about itself (version for the gate). May return {} when the dialect cannot tell. */
+  identify(signal: AbortSignal): Promise<DeviceIdentity>;
+  /** Open the OTA: the *device* reports where to resume and the chunk size. */
+  negotiate(signal: AbortSignal): Promise<{ resumeAtBytes: number; chunkBytes: number }>;
+  /** Send the image from `fromBytes`; call onAck with the total bytes the device acknowledged. */
+  transfer(fromBytes: number, onAck: (ackedBytes: number) => void, signal: AbortSignal): Promise<void>;
+  /** Finish the transfer and get the device's verdict; returns what the device confirmed. */
+  verify(signal: AbortSignal): Promise<HashView>;
+  /** Let the device write/boot the image. */
+  activate(signal: AbortSignal): Promise<void>;
+  /** After reboot: read the version back (on a fresh link when the driver needs a reconnect). */
+  confirm(link: Link, signal: AbortSignal): Promise<string | undefined>;
+}
+
+export interface ProtocolDriver {
+  readonly id: ProtocolId;
+  /** True when the device keeps a resume offset across links (station may resume). */
+  readonly resumable: boolean;
+  /** True when confirm needs the link closed and opened again (BLE, network). */
+  readonly reconnectForConfirm: boolean;
+  createSession(ctx: SessionContext): ProtocolSession;
+}
