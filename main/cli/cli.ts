@@ -1,0 +1,325 @@
+/**
+ * `flashline` commands: demo, flash, resume, batches, report, verify-report, scan.
+ * Exit status: 0 all good, 1 a unit failed (or a report did not verify), 2 bad usage/input.
+ * With --json the last line of stdout is one JSON object; progress then goes to stderr.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BatchView, FlashSummary, Plan, ProtocolId } from '../contract/dto.js';
+import { Engine } from '../engine/engine.js';
+import { StationError, toStationError, operatorText } from '../engine/errors.js';
+import { parseTargets } from '../engine/targets.js';
+import { buildFlashSummary } from '../engine/summary.js';
+import { verifyReport } from '../engine/report/index.js';
+import { bleAdapterState } from '../engine/transport/ble/noble-loader.js';
+import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
+import { buildSimImage } from '../engine/device/app-descriptor.js';
+import { ProgressPrinter } from './progress.js';
+import { openSettings } from '../engine/settings/settings.js';
+
+const USAGE = `flashline — firmware flashing station
+
+  flashline demo [--units N] [--json]                 a whole batch on virtual units, with a report
+  flashline flash --package FILE [--version V] --target T [--target T…] [--json]
+        targets: serial:PATH[@BAUD]:PROTOCOL  ble:ID:PROTOCOL  mqtt:PRODUCT/DEVICE:PROTOCOL
+                 sim:PROTOCOL:COUNT[:BEHAVIOUR]
+        protocols: llsync-ota ymodem quecthing-sota mqtt-ota-tencent mqtt-ota-aliyun
+        options: --concurrency N --retries N --no-skip-at-target --allow ID,… --deny ID,…
+                 --min-battery PCT --stop-after-failures K --opt PROTOCOL.KEY=VALUE
+                 --operator NAME --station ID
+  flashline resume BATCH_ID [--json]                  continue a batch the station stopped in
+  flashline batches [--json]                          past batches from the journal
+  flashline report BATCH_ID --format csv|json|html [--out FILE]
+  flashline verify-report FILE                        check a report's hash chain
+  flashline scan [--json]                             serial ports and the Bluetooth adapter
+  common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)`;
+
+const OPTIONS = {
+  package: { type: 'string' },
+  version: { type: 'string' },
+  target: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  units: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  'data-dir': { type: 'string' },
+  concurrency: { type: 'string' },
+  retries: { type: 'string' },
+  'no-skip-at-target': { type: 'boolean' },
+  allow: { type: 'string' },
+  deny: { type: 'string' },
+  'min-battery': { type: 'string' },
+  'stop-after-failures': { type: 'string' },
+  opt: { type: 'string', multiple: true },
+  operator: { type: 'string' },
+  station: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [cmd, ...rest] = positionals;
+  if (!cmd || values.help) {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  try {
+    switch (cmd) {
+      case 'demo':
+        return await cmdDemo(values);
+      case 'flash':
+        return await cmdFlash(values);
+      case 'resume':
+        return await cmdResume(values, rest[0]);
+      case 'batches':
+        return cmdBatches(values);
+      case 'report':
+        return cmdReport(values, rest[0]);
+      case 'verify-report':
+        return cmdVerify(values, rest[0]);
+      case 'scan':
+        return await cmdScan(values);
+      default:
+        console.error(`unknown command "${cmd}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    const err = toStationError(e);
+    console.error(`error ${err.code}: ${err.message}`);
+    const hint = operatorText(err.code, 'en');
+    if (hint) console.error(`→ ${hint}`);
+    return err.code === 'INTERNAL' ? 1 : 2;
+  }
+}
+
+function dataDir(v: Values): string {
+  return path.resolve(v['data-dir'] ?? process.env.FLASHLINE_HOME ?? path.join(os.homedir(), '.flashline'));
+}
+
+function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Record<string, unknown>>> = {}): Engine {
+  const dir = dataDir(v);
+  fs.mkdirSync(dir, { recursive: true });
+  const settings = openSettings(dir);
+  return Engine.open({
+    dataDir: dir,
+    stationId: v.station ?? settings.get('stationId'),
+    operator: v.operator ?? settings.get('operator'),
+    protocolOptions,
+  });
+}
+
+function intOpt(v: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new StationError('CONFIG_INVALID', `--${name} must be an integer ${min}..${max}`);
+  return n;
+}
+
+/** --opt ymodem.blockSize=128 → { ymodem: { blockSize: 128 } } (numbers, booleans, null parsed). */
+export function parseProtocolOptions(opts: string[] = []): Partial<Record<ProtocolId, Record<string, unknown>>> {
+  const out: Partial<Record<ProtocolId, Record<string, unknown>>> = {};
+  for (const o of opts) {
+    const m = /^([a-z-]+)\.([A-Za-z0-9_]+)=(.*)$/s.exec(o);
+    if (!m) throw new StationError('CONFIG_INVALID', `--opt "${o}": expected PROTOCOL.KEY=VALUE`);
+    const [, proto, key, raw] = m as unknown as [string, ProtocolId, string, string];
+    let val: unknown = raw;
+    if (/^-?\d+(\.\d+)?$/.test(raw)) val = Number(raw);
+    else if (raw === 'true' || raw === 'false') val = raw === 'true';
+    else if (raw === 'null') val = null;
+    else val = raw.replace(/\\r/g, '\r').replace(/\\n/g, '\n');
+    (out[proto] ??= {})[key] = val;
+  }
+  return out;
+}
+
+function planFrom(v: Values): Partial<Omit<Plan, 'packageId' | 'units'>> {
+  const concurrency = intOpt(v.concurrency, 'concurrency', 1, 1000) ?? 64;
+  const retries = intOpt(v.retries, 'retries', 0, 20) ?? 2;
+  const stopAfter = intOpt(v['stop-after-failures'], 'stop-after-failures', 1, 1000);
+  return {
+    versionGate: { skipIfAtTarget: !v['no-skip-at-target'] },
+    policy: { minBatteryPct: intOpt(v['min-battery'], 'min-battery', 0, 100) },
+    retry: { maxAttempts: retries + 1, backoffMs: 300, backoffMaxMs: 5000 },
+    concurrency: { global: concurrency, perBleAdapter: 6 },
+    allow: v.allow?.split(',').filter(Boolean),
+    deny: v.deny?.split(',').filter(Boolean),
+    stopTheLine: stopAfter ? { consecutiveFailures: stopAfter } : undefined,
+  };
+}
+
+async function runToEnd(engine: Engine, batchId: string, json: boolean, total: number, start: () => void | Promise<void>): Promise<FlashSummary> {
+  const out = json ? process.stderr : process.stdout;
+  const printer = new ProgressPrinter(out, total);
+  let pausedNote: string | undefined;
+  let idleResolve: () => void = () => undefined;
+  const idle = new Promise<void>((r) => (idleResolve = r));
+  const off = engine.subscribe(batchId, (e) => {
+    printer.onEvent(e);
+    // Stop-the-line paused the batch: nothing more will start, so report and hand back to the operator.
+    if (e.batch?.state === 'paused' && e.batch.counts.running === 0) {
+      pausedNote = e.batch.pausedReason;
+      idleResolve();
+    }
+  });
+  const onSigint = () => {
+    out.write('\ninterrupted: in-flight units are saved as interrupted; continue with `flashline resume`\n');
+    void engine.close().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  await start();
+  await Promise.race([engine.waitForBatch(batchId), idle]);
+  process.off('SIGINT', onSigint);
+  off();
+  const batch = engine.getBatch(batchId)!;
+  const summary = buildFlashSummary(batch, engine.getJobs(batchId));
+  printSummary(out, batch, summary);
+  if (pausedNote) out.write(`batch paused: ${pausedNote}. Fix the cause, then: flashline resume ${batchId}\n`);
+  return summary;
+}
+
+function printSummary(out: NodeJS.WriteStream, batch: BatchView, s: FlashSummary): void {
+  out.write(`\nbatch ${s.batchId}: ${s.total} units — ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled in ${(s.durationMs / 1000).toFixed(1)} s\n`);
+  const comp = batch.packageInfo.components[0];
+  if (comp) out.write(`package ${comp.component} ${comp.version}: ${comp.sizeBytes} B crc32 ${comp.crc32} md5 ${comp.md5}\n`);
+}
+
+function finish(summary: FlashSummary, json: boolean): number {
+  if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+  return summary.failed > 0 ? 1 : 0;
+}
+
+async function cmdFlash(v: Values): Promise<number> {
+  if (!v.package) throw new StationError('CONFIG_INVALID', '--package FILE is required');
+  if (!v.target?.length) throw new StationError('CONFIG_INVALID', 'at least one --target is required');
+  const units = parseTargets(v.target);
+  const engine = openEngine(v, parseProtocolOptions(v.opt));
+  try {
+    const info = await engine.loadPackage(path.resolve(v.package), { version: v.version });
+    const batch = engine.createBatch({ packageId: info.id, units, plan: planFrom(v) });
+    const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
+    return finish(summary, !!v.json);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function cmdResume(v: Values, batchId?: string): Promise<number> {
+  const engine = openEngine(v, parseProtocolOptions(v.opt));
+  try {
+    const id = batchId ?? engine.interruptedBatchIds[0];
+    if (!id) throw new StationError('CONFIG_INVALID', 'which batch? (flashline batches lists them)');
+    const total = engine.getJobs(id).length;
+    const summary = await runToEnd(engine, id, !!v.json, total, () => engine.resumeBatch(id));
+    return finish(summary, !!v.json);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function cmdDemo(v: Values): Promise<number> {
+  const n = intOpt(v.units, 'units', 1, 500) ?? 16;
+  const dir = v['data-dir'] ? dataDir(v) : fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-demo-'));
+  const vv: Values = { ...v, 'data-dir': dir };
+  const out = v.json ? process.stderr : process.stdout;
+  const imagePath = path.join(dir, 'demo-app-2.0.0.bin');
+  fs.writeFileSync(imagePath, buildSimImage(128 * 1024, '2.0.0'));
+  // A realistic mix on a 921600-baud-equivalent serial line: most units are healthy, a few
+  // misbehave in ways the station recovers from (a flash CRC failure once, a dropped link,
+  // slow flash, a unit whose application is dead and only its bootloader answers).
+  const specials = ['crc_failure_once', 'disconnect', 'slow_flash', 'brick'];
+  const targets: string[] = [];
+  const healthy = Math.max(0, n - specials.length);
+  if (healthy) targets.push(`sim:ymodem:${healthy}`);
+  for (const s of specials.slice(0, n - healthy)) targets.push(`sim:ymodem:1:${s}`);
+  const units = parseTargets(targets);
+  const engine = openEngine(vv);
+  try {
+    out.write(`Flashline demo: ${units.length} virtual YMODEM units, image ${imagePath}\n`);
+    const info = await engine.loadPackage(imagePath, { version: '2.0.0' });
+    const batch = engine.createBatch({ packageId: info.id, units, plan: { ...planFrom(vv), retry: { maxAttempts: 3, backoffMs: 200, backoffMaxMs: 2000 } } });
+    const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
+    const reportDir = path.join(dir, 'reports');
+    fs.mkdirSync(reportDir, { recursive: true });
+    for (const f of ['html', 'csv', 'json'] as const) {
+      const file = path.join(reportDir, `${batch.batchId}.${f}`);
+      fs.writeFileSync(file, engine.report(batch.batchId, f));
+      out.write(`report: ${file}\n`);
+    }
+    return finish(summary, !!v.json);
+  } finally {
+    await engine.close();
+  }
+}
+
+function cmdBatches(v: Values): number {
+  const dir = dataDir(v);
+  if (!fs.existsSync(path.join(dir, 'journal.sqlite'))) {
+    if (v.json) console.log('[]');
+    else console.log('no batches yet');
+    return 0;
+  }
+  const engine = openEngine(v);
+  try {
+    const list = engine.listBatches(100);
+    if (v.json) {
+      console.log(JSON.stringify(list.map((b) => ({ batchId: b.batchId, state: b.state, createdAt: b.createdAt, operator: b.operator, stationId: b.stationId, counts: b.counts }))));
+    } else {
+      for (const b of list) {
+        const c = b.counts;
+        console.log(`${b.batchId}  ${b.state.padEnd(11)} ${b.createdAt}  ${c.total} units: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped, ${c.interrupted} interrupted`);
+      }
+    }
+    return 0;
+  } finally {
+    void engine.close();
+  }
+}
+
+function cmdReport(v: Values, batchId?: string): number {
+  if (!batchId) throw new StationError('CONFIG_INVALID', 'report BATCH_ID --format csv|json|html');
+  const format = v.format ?? 'html';
+  if (format !== 'csv' && format !== 'json' && format !== 'html') throw new StationError('CONFIG_INVALID', '--format must be csv, json or html');
+  const engine = openEngine(v);
+  try {
+    const text = engine.report(batchId, format);
+    if (v.out) {
+      fs.writeFileSync(v.out, text);
+      console.error(`report written to ${v.out}`);
+    } else process.stdout.write(text);
+    return 0;
+  } finally {
+    void engine.close();
+  }
+}
+
+function cmdVerify(v: Values, file?: string): number {
+  if (!file) throw new StationError('CONFIG_INVALID', 'verify-report FILE');
+  const r = verifyReport(fs.readFileSync(file, 'utf8'));
+  if (v.json) console.log(JSON.stringify(r));
+  else if (r.ok) console.log(`OK: ${r.format} report, ${r.rows} rows, hash chain intact`);
+  else console.log(`TAMPERED: ${r.format} report\n${r.errors.map((e) => `  - ${e}`).join('\n')}`);
+  return r.ok ? 0 : 1;
+}
+
+async function cmdScan(v: Values): Promise<number> {
+  const ports = await listSerialPorts();
+  const ble = bleAdapterState();
+  if (v.json) {
+    console.log(JSON.stringify({ serial: ports, ble }));
+  } else {
+    console.log(ports.length ? ports.map((p) => `serial ${p.path}${p.manufacturer ? `  ${p.manufacturer}` : ''}${p.serialNumber ? `  sn ${p.serialNumber}` : ''}`).join('\n') : 'no serial ports found');
+    console.log(ble.state === 'no-adapter' ? `ble: ${ble.reason}` : `ble: adapter ${ble.state}`);
+  }
+  return 0;
+}

@@ -1,0 +1,290 @@
+/**
+ * The Engine API: the only thing the Electron shell, the WebSocket server and the CLI talk to.
+ * Commands and queries take and return plain data (contract/dto.ts); events are a snapshot then
+ * revisioned deltas. Composes packages, transports, drivers, the scheduler and the journal.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BatchEvent, BatchView, JobView, PackageInfo, Plan, ProtocolId, TraceLine, TransitionView, TransportKind, UnitRef } from '../contract/dto.js';
+import { BatchRun, countJobs } from './batch/batch-run.js';
+import { systemClock, type Clock } from './clock.js';
+import { StationError } from './errors.js';
+import { Journal } from './journal/journal.js';
+import { retryPolicy } from './job/retry-policy.js';
+import { loadPackage, type LoadedPackage } from './package/loader.js';
+import { Scheduler } from './pool/scheduler.js';
+import { getDriver } from './protocol/registry.js';
+import type { FirmwareImage } from './protocol/types.js';
+import { SimTransport, type VirtualDeviceFactory } from './transport/sim/sim-transport.js';
+import type { Transport } from './transport/types.js';
+import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
+import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
+import { SerialTransport } from './transport/serial/serial-transport.js';
+
+export interface EngineOptions {
+  /** Folder for the journal, reports and (by default) virtual devices' memory. */
+  dataDir: string;
+  stationId?: string;
+  operator?: string;
+  clock?: Clock;
+  /** Per-protocol options (the product profile) merged over each driver's defaults. */
+  protocolOptions?: Partial<Record<ProtocolId, Record<string, unknown>>>;
+  /** Replace or add transports (tests). */
+  transports?: Partial<Record<TransportKind, Transport>>;
+  simFactories?: Partial<Record<ProtocolId, VirtualDeviceFactory>>;
+  connectTimeoutMs?: number;
+  rebootTimeoutMs?: number;
+}
+
+export interface CreateBatchInput {
+  packageId: string;
+  units: UnitRef[];
+  plan?: Partial<Omit<Plan, 'packageId' | 'units'>>;
+  /** Which component of the package to flash (default: the first). */
+  component?: string;
+}
+
+export const DEFAULT_PLAN: Omit<Plan, 'packageId' | 'units'> = {
+  versionGate: { skipIfAtTarget: true },
+  policy: {},
+  retry: { maxAttempts: 3, backoffMs: 500, backoffMaxMs: 10_000 },
+  concurrency: { global: 64, perBleAdapter: 6 },
+};
+
+export class Engine {
+  readonly journal: Journal;
+  readonly stationId: string;
+  operator: string;
+  /** Batches the journal found running at start-up (the station had stopped mid-batch). */
+  readonly interruptedBatchIds: string[];
+  private readonly packages = new Map<string, LoadedPackage>();
+  private readonly runs = new Map<string, BatchRun>();
+  private readonly transports: Partial<Record<TransportKind, Transport>>;
+  private readonly clock: Clock;
+  readonly sim: SimTransport;
+
+  private constructor(private readonly opts: EngineOptions) {
+    fs.mkdirSync(opts.dataDir, { recursive: true });
+    this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'));
+    this.stationId = opts.stationId ?? 'station-1';
+    this.operator = opts.operator ?? 'operator';
+    this.clock = opts.clock ?? systemClock;
+    this.sim = new SimTransport({
+      stateDir: path.join(opts.dataDir, 'sim-units'),
+      factories: { ...simDeviceFactories, ...opts.simFactories },
+      linkDefaults: simLinkDefaults,
+    });
+    this.transports = { sim: this.sim, serial: new SerialTransport(), ...opts.transports };
+    this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
+  }
+
+  static open(opts: EngineOptions): Engine {
+    return new Engine(opts);
+  }
+
+  // ---- packages -------------------------------------------------------------------------
+
+  async loadPackage(file: string, opts: { version?: string; maxBytes?: number; requireSignature?: boolean } = {}): Promise<PackageInfo> {
+    const loaded = await loadPackage(file, opts);
+    this.packages.set(loaded.info.id, loaded);
+    return loaded.info;
+  }
+
+  getPackage(id: string): PackageInfo | undefined {
+    return this.packages.get(id)?.info;
+  }
+
+  // ---- batches --------------------------------------------------------------------------
+
+  createBatch(input: CreateBatchInput): BatchView {
+    const pkg = this.packages.get(input.packageId);
+    if (!pkg) throw new StationError('CONFIG_INVALID', `package ${input.packageId} is not loaded`);
+    if (input.units.length === 0) throw new StationError('CONFIG_INVALID', 'the plan has no units');
+    const image = this.pickImage(pkg, input.component);
+    const plan: Plan = { ...DEFAULT_PLAN, ...input.plan, packageId: input.packageId, units: input.units };
+    const batchId = newBatchId();
+    const now = new Date().toISOString();
+    const jobs: JobView[] = input.units.map((unit, i) => {
+      const job: JobView = {
+        jobId: `${batchId}-${String(i + 1).padStart(4, '0')}`,
+        batchId,
+        unit,
+        state: 'queued',
+        progressBytes: 0,
+        totalBytes: image.info.sizeBytes,
+        attempts: 0,
+        sent: { crc32: image.info.crc32, md5: image.info.md5 },
+        confirmed: {},
+        resumable: false,
+      };
+      const listed = listDecision(unit, plan);
+      if (listed) Object.assign(job, { state: 'skipped', message: listed, endedAt: now });
+      return job;
+    });
+    const batch: BatchView = {
+      batchId,
+      state: 'created',
+      operator: this.operator,
+      stationId: this.stationId,
+      packageInfo: { ...pkg.info, components: pkg.info.components.filter((c) => c.component === image.info.component) },
+      plan,
+      createdAt: now,
+      counts: countJobs(jobs),
+    };
+    this.journal.createBatch(batch, jobs);
+    this.runs.set(batchId, this.newRun(batch, jobs, image));
+    return batch;
+  }
+
+  startBatch(batchId: string): void {
+    this.run(batchId).start();
+  }
+
+  pauseBatch(batchId: string): void {
+    this.run(batchId).pause();
+  }
+
+  /** Resume a paused batch, or one the station was stopped in the middle of (reloads its package). */
+  async resumeBatch(batchId: string): Promise<void> {
+    let run = this.runs.get(batchId);
+    if (!run) {
+      const batch = this.journal.getBatch(batchId);
+      if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
+      const pkg = await this.reloadPackage(batch.packageInfo);
+      const image = this.pickImage(pkg, batch.packageInfo.components[0]?.component);
+      run = this.newRun(batch, this.journal.getJobs(batchId), image);
+      this.runs.set(batchId, run);
+    }
+    if (run.batch.state === 'created') run.start();
+    else run.resume();
+  }
+
+  cancelBatch(batchId: string): void {
+    this.run(batchId).cancel();
+  }
+
+  cancelJob(batchId: string, jobId: string): boolean {
+    return this.run(batchId).cancelJob(jobId);
+  }
+
+  retryJob(batchId: string, jobId: string): boolean {
+    return this.run(batchId).retryJob(jobId);
+  }
+
+  subscribe(batchId: string, cb: (e: BatchEvent) => void): () => void {
+    const run = this.runs.get(batchId);
+    if (run) return run.subscribe(cb);
+    const batch = this.journal.getBatch(batchId);
+    if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
+    cb({ type: 'snapshot', batchId, rev: 0, batch, jobs: this.journal.getJobs(batchId) });
+    return () => undefined;
+  }
+
+  /** Resolves when the batch has nothing left to run. */
+  async waitForBatch(batchId: string): Promise<BatchView> {
+    await this.run(batchId).finished;
+    return this.getBatch(batchId)!;
+  }
+
+  // ---- queries --------------------------------------------------------------------------
+
+  getBatch(batchId: string): BatchView | undefined {
+    const run = this.runs.get(batchId);
+    return run ? run.view() : this.journal.getBatch(batchId);
+  }
+  listBatches(limit = 50): BatchView[] {
+    return this.journal.listBatches({ limit });
+  }
+  getJobs(batchId: string): JobView[] {
+    return this.runs.get(batchId)?.jobs ?? this.journal.getJobs(batchId);
+  }
+  getTransitions(jobId: string): TransitionView[] {
+    return this.journal.getTransitions(jobId);
+  }
+  getTrace(jobId: string): { attempt: number; lines: TraceLine[] }[] {
+    return this.journal.getTrace(jobId);
+  }
+  searchJobs(q: string): JobView[] {
+    return this.journal.searchJobs(q);
+  }
+
+  report(batchId: string, format: 'csv' | 'json' | 'html'): string {
+    const batch = this.journal.getBatch(batchId);
+    if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
+    const report = buildReport(batch, this.journal.getJobs(batchId));
+    return format === 'csv' ? renderCsv(report) : format === 'json' ? renderJson(report) : renderHtml(report);
+  }
+
+  /** Stop everything: in-flight jobs are journaled as interrupted, resumable later. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.runs.values()].map((r) => r.shutdown()));
+    this.sim.dispose();
+    this.journal.close();
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  private run(batchId: string): BatchRun {
+    const r = this.runs.get(batchId);
+    if (!r) throw new StationError('CONFIG_INVALID', `batch ${batchId} is not active on this station (resume it first)`);
+    return r;
+  }
+
+  private pickImage(pkg: LoadedPackage, component?: string): FirmwareImage {
+    const image = component ? pkg.images.find((i) => i.info.component === component) : pkg.images[0];
+    if (!image) throw new StationError('CONFIG_INVALID', `package has no component ${component}`);
+    return image;
+  }
+
+  private async reloadPackage(info: PackageInfo): Promise<LoadedPackage> {
+    const cached = this.packages.get(info.id);
+    if (cached) return cached;
+    const comp = info.components[0];
+    const loaded = await loadPackage(info.sourcePath, { version: info.format === 'zip' ? undefined : comp?.version });
+    if (loaded.info.id !== info.id) throw new StationError('IMAGE_HASH_MISMATCH', `${info.sourcePath} changed since the batch started (package ${loaded.info.id}, batch ${info.id})`);
+    this.packages.set(loaded.info.id, loaded);
+    return loaded;
+  }
+
+  private newRun(batch: BatchView, jobs: JobView[], image: FirmwareImage): BatchRun {
+    const plan = batch.plan;
+    const scheduler = new Scheduler(plan.concurrency.global, (r) => (r.startsWith('ble:') ? plan.concurrency.perBleAdapter : 1));
+    const retry = retryPolicy(plan.retry);
+    return new BatchRun(batch, jobs, {
+      journal: this.journal,
+      scheduler,
+      jobDeps: (job, sink) => {
+        const transport = this.transports[job.unit.transport];
+        if (!transport) throw new StationError('TRANSPORT_NOT_FOUND', `the ${job.unit.transport} transport is not available on this station`, { retryable: false });
+        return {
+          image,
+          plan,
+          retry,
+          transport,
+          driver: getDriver(job.unit.protocol),
+          scheduler,
+          clock: this.clock,
+          protocolOptions: { ...this.opts.protocolOptions?.[job.unit.protocol] },
+          sink,
+          connectTimeoutMs: this.opts.connectTimeoutMs,
+          rebootTimeoutMs: this.opts.rebootTimeoutMs,
+        };
+      },
+    });
+  }
+}
+
+/** Allow/deny lists match a unit id, serial number or address; deny wins. Returns a skip reason or null. */
+export function listDecision(unit: UnitRef, plan: Pick<Plan, 'allow' | 'deny'>): string | null {
+  const keys = [unit.unitId, unit.address, unit.serialNumber].filter((k): k is string => !!k);
+  if (plan.deny?.some((d) => keys.includes(d))) return 'on the deny list';
+  if (plan.allow && plan.allow.length > 0 && !plan.allow.some((a) => keys.includes(a))) return 'not on the allow list';
+  return null;
+}
+
+function newBatchId(): string {
+  const d = new Date();
+  const stamp = d.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `B${stamp}-${crypto.randomBytes(3).toString('hex')}`;
+}

@@ -1,0 +1,28 @@
+/**
+ * Station settings: one schema, stored with `conf` in plain Node (CLI, headless) and with
+ * electron-store (which wraps the same `conf`) in the desktop app, so both read the same file.
+ */
+import Conf from 'conf';
+import type { Lang } from '../../contract/dto.js';
+
+export interface StationSettings {
+  stationId: string;
+  operator: string;
+  language: Lang;
+  bleAdapterLimit: number;
+  globalConcurrency: number;
+  serveport: number;
+}
+
+export const SETTINGS_SCHEMA = {
+  stationId: { type: 'string', minLength: 1, maxLength: 64, default: 'station-1' },
+  operator: { type: 'string', minLength: 1, maxLength: 64, default: 'operator' },
+  language: { type: 'string', enum: ['en', 'zh-CN'], default: 'en' },
+  bleAdapterLimit: { type: 'integer', minimum: 1, maximum: 20, default: 6 },
+  globalConcurrency: { type: 'integer', minimum: 1, maximum: 1000, default: 64 },
+  serveport: { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+} as const;
+
+export function openSettings(dataDir: string): Conf<StationSettings> {
+  return new Conf<StationSettings>({ projectName: 'flashline', cwd: dataDir, configName: 'settings', schema: SETTINGS_SCHEMA as never });
+}

@@ -1,0 +1,93 @@
+/**
+ * The CLI's target syntax → units. Pure.
+ *   serial:PATH[@BAUD]:PROTOCOL    ble:ID:PROTOCOL    mqtt:PRODUCT/DEVICE:PROTOCOL
+ *   sim:PROTOCOL:COUNT[:BEHAVIOUR]  (virtual units; BEHAVIOUR defaults to accept)
+ * The protocol is always the last field, so paths and MACs may contain ':'.
+ */
+import type { ProtocolId, SimBehaviour, UnitRef } from '../contract/dto.js';
+import { PROTOCOL_IDS } from '../contract/dto.js';
+import { StationError } from './errors.js';
+
+export const SIM_BEHAVIOURS: readonly SimBehaviour[] = ['accept', 'refuse_version', 'low_battery', 'crc_failure', 'crc_failure_once', 'slow_flash', 'reboot_timeout', 'brick', 'disconnect'];
+const MAX_SIM_UNITS = 2000;
+
+function isProtocol(s: string): s is ProtocolId {
+  return (PROTOCOL_IDS as readonly string[]).includes(s);
+}
+
+function bad(target: string, why: string): StationError {
+  return new StationError('CONFIG_INVALID', `target "${target}": ${why}`);
+}
+
+export interface TargetContext {
+  /** Next free index per sim protocol, so several sim targets never reuse a unit id. */
+  simCounters: Map<string, number>;
+  simInitialVersion: string;
+}
+
+export function newTargetContext(simInitialVersion = '1.0.0'): TargetContext {
+  return { simCounters: new Map(), simInitialVersion };
+}
+
+export function parseTarget(target: string, ctx: TargetContext = newTargetContext()): UnitRef[] {
+  const colon = target.indexOf(':');
+  if (colon < 0) throw bad(target, 'expected KIND:…:PROTOCOL (kinds: serial, ble, mqtt, sim)');
+  const kind = target.slice(0, colon);
+  const rest = target.slice(colon + 1);
+  if (kind === 'sim') {
+    const [protocol, countText, behaviour = 'accept', ...extra] = rest.split(':');
+    if (!protocol || !isProtocol(protocol)) throw bad(target, `unknown protocol "${protocol ?? ''}" (one of ${PROTOCOL_IDS.join(', ')})`);
+    const count = Number(countText);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_SIM_UNITS) throw bad(target, `count must be 1..${MAX_SIM_UNITS}`);
+    if (!(SIM_BEHAVIOURS as readonly string[]).includes(behaviour)) throw bad(target, `unknown behaviour "${behaviour}" (one of ${SIM_BEHAVIOURS.join(', ')})`);
+    if (extra.length) throw bad(target, 'too many fields');
+    const start = ctx.simCounters.get(protocol) ?? 1;
+    ctx.simCounters.set(protocol, start + count);
+    return Array.from({ length: count }, (_, i) => {
+      const n = start + i;
+      const sn = `SIM${protocol.replace(/[^a-z]/g, '').slice(0, 4).toUpperCase()}${String(n).padStart(4, '0')}`;
+      return {
+        unitId: `sim:${protocol}:${n}`,
+        transport: 'sim',
+        protocol,
+        address: `${protocol}:${n}`,
+        serialNumber: sn,
+        name: `${protocol} #${n}`,
+        sim: { behaviour: behaviour as SimBehaviour, initialVersion: ctx.simInitialVersion, serialNumber: sn },
+      } satisfies UnitRef;
+    });
+  }
+  const last = rest.lastIndexOf(':');
+  if (last <= 0) throw bad(target, 'missing :PROTOCOL at the end');
+  const addr = rest.slice(0, last);
+  const protocol = rest.slice(last + 1);
+  if (!isProtocol(protocol)) throw bad(target, `unknown protocol "${protocol}" (one of ${PROTOCOL_IDS.join(', ')})`);
+  if (kind === 'serial') {
+    const m = /^(.+?)(?:@(\d+))?$/.exec(addr);
+    const path = m?.[1] ?? '';
+    const baud = m?.[2] ? Number(m[2]) : 115200;
+    if (!path) throw bad(target, 'missing port path');
+    if (baud < 300 || baud > 12_000_000) throw bad(target, 'baud rate out of range');
+    return [{ unitId: `serial:${path}`, transport: 'serial', protocol, address: path, baudRate: baud }];
+  }
+  if (kind === 'ble') {
+    if (!/^[A-Za-z0-9:_-]{1,64}$/.test(addr)) throw bad(target, 'BLE id must be a MAC or a peripheral id');
+    return [{ unitId: `ble:${addr.toLowerCase()}`, transport: 'ble', protocol, address: addr.toLowerCase() }];
+  }
+  if (kind === 'mqtt') {
+    if (!/^[A-Za-z0-9_-]+\/[A-Za-z0-9_.@-]+$/.test(addr)) throw bad(target, 'expected PRODUCT/DEVICE');
+    return [{ unitId: `mqtt:${addr}`, transport: 'net', protocol, address: addr }];
+  }
+  throw bad(target, `unknown kind "${kind}" (serial, ble, mqtt or sim)`);
+}
+
+export function parseTargets(targets: string[], simInitialVersion = '1.0.0'): UnitRef[] {
+  const ctx = newTargetContext(simInitialVersion);
+  const units = targets.flatMap((t) => parseTarget(t, ctx));
+  const seen = new Set<string>();
+  for (const u of units) {
+    if (seen.has(u.unitId)) throw new StationError('CONFIG_INVALID', `unit ${u.unitId} is listed twice`);
+    seen.add(u.unitId);
+  }
+  return units;
+}
