@@ -183,7 +183,7 @@ export class Engine {
 
   /** Resolves when the batch has nothing left to run. */
   async waitForBatch(batchId: string): Promise<BatchView> {
-    await this.run(batchId).finished;
+    await this.run(batchId).whenDone();
     return this.getBatch(batchId)!;
   }
 

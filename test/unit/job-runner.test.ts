@@ -6,16 +6,17 @@ import { Scheduler } from '../../main/engine/pool/scheduler.js';
 import { systemClock } from '../../main/engine/clock.js';
 import { crc32Hex } from '../../main/engine/codec/crc32.js';
 import { canTransition } from '../../main/engine/job/machine.js';
+import type { FirmwareImage } from '../../main/engine/protocol/types.js';
 import { scriptedDevice, scriptedDriver, scriptedTransport, type ScriptedDevice } from '../helpers/scripted-driver.js';
 
 const bytes = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7 + 3) & 0xff);
-const image = { info: { component: 'app', version: '2.0.0', kind: 'full' as const, fileName: 'a.bin', sizeBytes: bytes.length, crc32: crc32Hex(bytes), md5: 'm', sha256: 's' }, bytes };
+const image: FirmwareImage = { info: { component: 'app', version: '2.0.0', kind: 'full', fileName: 'a.bin', sizeBytes: bytes.length, crc32: crc32Hex(bytes), md5: 'm', sha256: 's' }, bytes };
 
 function plan(p: Partial<Plan> = {}): Plan {
   return { packageId: 'p', units: [], versionGate: { skipIfAtTarget: true }, policy: {}, retry: { maxAttempts: 3, backoffMs: 1, backoffMaxMs: 2 }, concurrency: { global: 4, perBleAdapter: 6 }, ...p };
 }
 
-async function runOne(dev: ScriptedDevice, p: Plan = plan(), resumable = true, imageOverride = image) {
+async function runOne(dev: ScriptedDevice, p: Plan = plan(), resumable = true, imageOverride: FirmwareImage = image) {
   const unit: UnitRef = { unitId: 'u1', transport: 'sim', protocol: 'llsync-ota', address: 'u1' };
   const devices = new Map([[unit.unitId, dev]]);
   const job: JobView = { jobId: 'j1', batchId: 'b', unit, state: 'queued', progressBytes: 0, totalBytes: imageOverride.bytes.length, attempts: 0, sent: { crc32: imageOverride.info.crc32, md5: 'm' }, confirmed: {}, resumable: false };
@@ -76,7 +77,7 @@ describe('JobRunner', () => {
   });
 
   it('skips a diff package for a unit not at its source version', async () => {
-    const diff = { ...image, info: { ...image.info, kind: 'diff' as const, sourceVersion: '1.5.0' } };
+    const diff: FirmwareImage = { ...image, info: { ...image.info, kind: 'diff', sourceVersion: '1.5.0' } };
     const { job } = await runOne(scriptedDevice({ version: '1.0.0' }), plan(), true, diff);
     expect(job.state).toBe('skipped');
     expect(job.message).toMatch(/needs 1.5.0/);
@@ -122,5 +123,24 @@ describe('JobRunner', () => {
     await runner.run();
     expect(job.state).toBe('cancelled');
     expect(job.result).toBe('cancelled');
+  });
+});
+
+describe('JobRunner after an interruption', () => {
+  it('confirms instead of skipping a unit that an earlier attempt already upgraded', async () => {
+    const unit: UnitRef = { unitId: 'u1', transport: 'sim', protocol: 'llsync-ota', address: 'u1' };
+    const dev = scriptedDevice({ version: '2.0.0' });
+    const devices = new Map([[unit.unitId, dev]]);
+    const job: JobView = { jobId: 'j1', batchId: 'b', unit, state: 'queued', progressBytes: 0, totalBytes: 10_000, attempts: 1, versionBefore: '1.0.0', sent: {}, confirmed: {}, resumable: false };
+    const states: string[] = [];
+    const p = plan();
+    const runner = new JobRunner(job, {
+      image, plan: p, retry: retryPolicy(p.retry), transport: scriptedTransport(devices), driver: scriptedDriver(devices),
+      scheduler: new Scheduler(4, () => 1), clock: systemClock, protocolOptions: {},
+      sink: { transition: (j) => states.push(j.state), progress: () => undefined, attemptStarted: () => undefined, attemptEnded: () => undefined, trace: () => undefined },
+    });
+    await runner.run();
+    expect(states).toEqual(['connecting', 'negotiating', 'confirming', 'passed']);
+    expect(job).toMatchObject({ result: 'ok', versionAfter: '2.0.0', attempts: 2 });
   });
 });

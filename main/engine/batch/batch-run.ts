@@ -31,14 +31,18 @@ export class BatchRun {
   private rev = 0;
   private readonly lastCheckpoint = new Map<string, number>();
   private consecutiveFailures = 0;
-  private finishedResolve!: () => void;
-  /** Resolves when no job is left to run (all final, or the batch was cancelled/paused with nothing in flight). */
-  readonly finished: Promise<void>;
+  private doneWaiters: (() => void)[] = [];
   private readonly jobsById: Map<string, JobView>;
 
   constructor(readonly batch: BatchView, jobs: JobView[], private readonly deps: BatchRunDeps) {
     this.jobsById = new Map(jobs.map((j) => [j.jobId, j]));
-    this.finished = new Promise((r) => (this.finishedResolve = r));
+  }
+
+  /** Resolves when no job is left to run (all final, or the batch was cancelled and nothing is in flight). */
+  whenDone(): Promise<void> {
+    const open = this.jobs.some((j) => !isFinal(j.state));
+    if (this.running.size === 0 && (!open || this.batch.state === 'cancelled')) return Promise.resolve();
+    return new Promise((r) => this.doneWaiters.push(r));
   }
 
   get jobs(): JobView[] {
@@ -212,7 +216,9 @@ export class BatchRun {
     }
     if (!open || this.batch.state === 'cancelled') {
       this.flush();
-      this.finishedResolve();
+      const waiters = this.doneWaiters;
+      this.doneWaiters = [];
+      waiters.forEach((w) => w());
     }
   }
 

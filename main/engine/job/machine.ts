@@ -8,7 +8,7 @@ import { FINAL_STATES } from '../../contract/dto.js';
 const NEXT: Record<JobState, readonly JobState[]> = {
   queued: ['connecting', 'skipped', 'cancelled', 'failed'],
   connecting: ['negotiating', 'backoff', 'failed', 'cancelled', 'interrupted'],
-  negotiating: ['transferring', 'skipped', 'backoff', 'failed', 'cancelled', 'interrupted'],
+  negotiating: ['transferring', 'confirming', 'skipped', 'backoff', 'failed', 'cancelled', 'interrupted'],
   transferring: ['verifying', 'backoff', 'failed', 'cancelled', 'interrupted'],
   verifying: ['activating', 'backoff', 'failed', 'cancelled', 'interrupted'],
   activating: ['confirming', 'backoff', 'failed', 'cancelled', 'interrupted'],

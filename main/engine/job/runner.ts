@@ -132,6 +132,17 @@ export class JobRunner {
       this.move('negotiating');
       const id = await session.identify(signal);
       if (id.version !== undefined) job.versionBefore ??= id.version;
+      if (id.version !== undefined && id.version === image.info.version && job.versionBefore !== undefined && job.versionBefore !== id.version) {
+        // An earlier attempt of this job (before a crash or a lost link) already installed the
+        // image: the unit now boots the target, so only the confirmation is left.
+        link.trace.note(`unit already runs ${id.version}, flashed by an earlier attempt: confirming only`);
+        this.move('confirming');
+        job.versionAfter = id.version;
+        job.progressBytes = image.bytes.length;
+        this.move('passed', { result: 'ok', endedAt: new Date().toISOString() });
+        sink.attemptEnded(job, 'confirm');
+        return 'done';
+      }
       const gate = this.versionGate(id.version);
       if (gate) {
         this.move('skipped', { message: gate, endedAt: new Date().toISOString() });

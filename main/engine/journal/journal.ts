@@ -1,0 +1,495 @@
+/**
+ * The station's crash-safe record of batches, jobs, transitions, attempts and trace tails, in
+ * SQLite (better-sqlite3, synchronous by design: each write is one short transaction).
+ * Owns the JobView/BatchView ↔ row mapping; knows nothing about scheduling or protocols.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  BatchCounts,
+  BatchView,
+  JobState,
+  JobView,
+  ResultCode,
+  TraceLine,
+  TransitionView,
+  UnitRef,
+} from '../../contract/dto.js';
+import { ACTIVE_STATES } from '../../contract/dto.js';
+import { StationError } from '../errors.js';
+import { MIGRATIONS } from './schema.js';
+
+export interface JournalOptions {
+  /**
+   * WAL + NORMAL (the default) never corrupts the database and loses nothing when the station
+   * process dies (SIGKILL, crash): committed transactions sit in the WAL in the OS page cache.
+   * Only a power cut or OS crash can drop the last few commits — the job then resumes from an
+   * earlier state, which the device's own reported offset makes harmless. FULL fsyncs the WAL on
+   * every commit, closing that window at a few ms per transition on a laptop SSD.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+export interface AttemptView {
+  attempt: number;
+  startedAt: string;
+  endedAt?: string;
+  result?: ResultCode;
+  errorCode?: string;
+  stage?: string;
+  resumeFromBytes: number;
+}
+
+/** States a crash can leave a job in mid-flight: they become `interrupted` on the next start. */
+const IN_FLIGHT_STATES: readonly JobState[] = [...ACTIVE_STATES, 'backoff'];
+const RUNNING_STATES: ReadonlySet<JobState> = new Set(IN_FLIGHT_STATES);
+
+interface BatchRow {
+  id: string;
+  state: string;
+  operator: string;
+  station_id: string;
+  package_json: string;
+  plan_json: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  paused_reason: string | null;
+}
+
+interface JobRow {
+  id: string;
+  batch_id: string;
+  unit_id: string;
+  serial_number: string | null;
+  address: string;
+  unit_json: string;
+  state: string;
+  progress_bytes: number;
+  total_bytes: number;
+  rate_bps: number | null;
+  attempts: number;
+  result: string | null;
+  error_code: string | null;
+  device_code: string | null;
+  message: string | null;
+  version_before: string | null;
+  version_after: string | null;
+  sent_crc32: string | null;
+  sent_md5: string | null;
+  confirmed_crc32: string | null;
+  confirmed_md5: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  resumable: number;
+}
+
+interface TransitionRow {
+  job_id: string;
+  seq: number;
+  at: string;
+  from_state: string;
+  to_state: string;
+  attempt: number;
+  progress_bytes: number;
+  result: string | null;
+  error_code: string | null;
+  message: string | null;
+}
+
+interface AttemptRow {
+  attempt: number;
+  started_at: string;
+  ended_at: string | null;
+  result: string | null;
+  error_code: string | null;
+  stage: string | null;
+  resume_from_bytes: number;
+}
+
+const JOB_COLUMNS = [
+  'id', 'batch_id', 'unit_id', 'serial_number', 'address', 'unit_json', 'state', 'progress_bytes',
+  'total_bytes', 'rate_bps', 'attempts', 'result', 'error_code', 'device_code', 'message',
+  'version_before', 'version_after', 'sent_crc32', 'sent_md5', 'confirmed_crc32', 'confirmed_md5',
+  'started_at', 'ended_at', 'resumable',
+] as const satisfies readonly (keyof JobRow)[];
+
+const UPSERT_JOB_SQL = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
+  VALUES (${JOB_COLUMNS.map((c) => '@' + c).join(', ')})
+  ON CONFLICT (id) DO UPDATE SET ${JOB_COLUMNS.filter((c) => c !== 'id')
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`;
+
+export class Journal {
+  private readonly upsertJob: Database.Statement<JobRow>;
+  private readonly nextSeq: Database.Statement<[string], { seq: number }>;
+  private readonly insertTransition: Database.Statement<TransitionRow>;
+  private readonly updateProgress: Database.Statement<[number, number | null, string]>;
+  private readonly selectJob: Database.Statement<[string], JobRow>;
+  private readonly selectJobs: Database.Statement<[string], JobRow>;
+  private readonly selectCounts: Database.Statement<[string], { state: string; n: number }>;
+  private readonly transitionTx: (job: JobView, from: JobState, at: string) => number;
+
+  private constructor(private readonly db: Database.Database) {
+    this.upsertJob = db.prepare<JobRow>(UPSERT_JOB_SQL);
+    this.nextSeq = db.prepare<[string], { seq: number }>(
+      'SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM transitions WHERE job_id = ?',
+    );
+    this.insertTransition = db.prepare<TransitionRow>(
+      `INSERT INTO transitions (job_id, seq, at, from_state, to_state, attempt, progress_bytes, result, error_code, message)
+       VALUES (@job_id, @seq, @at, @from_state, @to_state, @attempt, @progress_bytes, @result, @error_code, @message)`,
+    );
+    this.updateProgress = db.prepare<[number, number | null, string]>(
+      'UPDATE jobs SET progress_bytes = ?, rate_bps = COALESCE(?, rate_bps) WHERE id = ?',
+    );
+    this.selectJob = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?');
+    this.selectJobs = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE batch_id = ? ORDER BY rowid');
+    this.selectCounts = db.prepare<[string], { state: string; n: number }>(
+      'SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state',
+    );
+    this.transitionTx = db.transaction((job: JobView, from: JobState, at: string): number => {
+      this.upsertJob.run(jobToParams(job));
+      const seq = this.nextSeq.get(job.jobId)?.seq ?? 1;
+      this.insertTransition.run({
+        job_id: job.jobId,
+        seq,
+        at,
+        from_state: from,
+        to_state: job.state,
+        attempt: job.attempts,
+        progress_bytes: job.progressBytes,
+        result: job.result ?? null,
+        error_code: job.errorCode ?? null,
+        message: job.message ?? null,
+      });
+      return seq;
+    });
+  }
+
+  static open(file: string, opts: JournalOptions = {}): Journal {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    // The CLI and the app may open the same file; wait for the other writer instead of failing.
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    return new Journal(db);
+  }
+
+  /** Highest schema migration applied. */
+  schemaVersion(): number {
+    return currentVersion(this.db);
+  }
+
+  /** Raw pragma access for diagnostics and tests (e.g. `journal_mode`). */
+  pragma(name: string): unknown {
+    return this.db.pragma(name, { simple: true });
+  }
+
+  createBatch(b: BatchView, jobs: JobView[]): void {
+    const insertBatch = this.db.prepare<BatchRow>(
+      `INSERT INTO batches (id, state, operator, station_id, package_json, plan_json, created_at, started_at, ended_at, paused_reason)
+       VALUES (@id, @state, @operator, @station_id, @package_json, @plan_json, @created_at, @started_at, @ended_at, @paused_reason)`,
+    );
+    this.db.transaction(() => {
+      insertBatch.run({
+        id: b.batchId,
+        state: b.state,
+        operator: b.operator,
+        station_id: b.stationId,
+        package_json: JSON.stringify(b.packageInfo),
+        plan_json: JSON.stringify(b.plan),
+        created_at: b.createdAt,
+        started_at: b.startedAt ?? null,
+        ended_at: b.endedAt ?? null,
+        paused_reason: b.pausedReason ?? null,
+      });
+      for (const job of jobs) this.upsertJob.run(jobToParams(job));
+    })();
+  }
+
+  /** A key present with value `undefined` clears the column (e.g. pausedReason on resume). */
+  updateBatch(batchId: string, patch: Partial<Pick<BatchView, 'state' | 'startedAt' | 'endedAt' | 'pausedReason'>>): void {
+    const columns: Record<string, string> = { state: 'state', startedAt: 'started_at', endedAt: 'ended_at', pausedReason: 'paused_reason' };
+    const sets: string[] = [];
+    const values: (string | null)[] = [];
+    for (const [key, column] of Object.entries(columns)) {
+      if (!(key in patch)) continue;
+      sets.push(`${column} = ?`);
+      values.push((patch as Record<string, string | undefined>)[key] ?? null);
+    }
+    if (sets.length === 0) return;
+    this.db.prepare(`UPDATE batches SET ${sets.join(', ')} WHERE id = ?`).run(...values, batchId);
+  }
+
+  /** Write the job's new row AND the transition in ONE transaction; returns the transition seq. Called before the event is published. */
+  recordTransition(job: JobView, from: JobState, at: string = new Date().toISOString()): number {
+    return this.transitionTx(job, from, at);
+  }
+
+  /** Progress checkpoint without a transition: acknowledged bytes and, when known, the rate. */
+  saveProgress(jobId: string, progressBytes: number, rateBytesPerSec?: number): void {
+    this.updateProgress.run(progressBytes, rateBytesPerSec ?? null, jobId);
+  }
+
+  startAttempt(jobId: string, attempt: number, resumeFromBytes: number, at: string = new Date().toISOString()): void {
+    this.db
+      .prepare(
+        `INSERT INTO attempts (job_id, attempt, started_at, resume_from_bytes) VALUES (?, ?, ?, ?)
+         ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
+           resume_from_bytes = excluded.resume_from_bytes, ended_at = NULL, result = NULL, error_code = NULL, stage = NULL`,
+      )
+      .run(jobId, attempt, at, resumeFromBytes);
+  }
+
+  endAttempt(jobId: string, attempt: number, result: ResultCode, errorCode: string | undefined, stage: string, at: string = new Date().toISOString()): void {
+    this.db
+      .prepare('UPDATE attempts SET ended_at = ?, result = ?, error_code = ?, stage = ? WHERE job_id = ? AND attempt = ?')
+      .run(at, result, errorCode ?? null, stage, jobId, attempt);
+  }
+
+  /** Keeps one trace tail per attempt; saving again replaces it. */
+  saveTrace(jobId: string, attempt: number, lines: TraceLine[]): void {
+    this.db
+      .prepare(
+        `INSERT INTO traces (job_id, attempt, lines_json) VALUES (?, ?, ?)
+         ON CONFLICT (job_id, attempt) DO UPDATE SET lines_json = excluded.lines_json`,
+      )
+      .run(jobId, attempt, JSON.stringify(lines));
+  }
+
+  getBatch(batchId: string): BatchView | undefined {
+    const row = this.db.prepare<[string], BatchRow>('SELECT * FROM batches WHERE id = ?').get(batchId);
+    return row && this.batchFromRow(row);
+  }
+
+  /** Newest first. */
+  listBatches(opts: { limit?: number; offset?: number } = {}): BatchView[] {
+    return this.db
+      .prepare<[number, number], BatchRow>('SELECT * FROM batches ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?')
+      .all(opts.limit ?? 50, opts.offset ?? 0)
+      .map((row) => this.batchFromRow(row));
+  }
+
+  /** In the order the jobs were created. */
+  getJobs(batchId: string): JobView[] {
+    return this.selectJobs.all(batchId).map(jobFromRow);
+  }
+
+  getJob(jobId: string): JobView | undefined {
+    const row = this.selectJob.get(jobId);
+    return row && jobFromRow(row);
+  }
+
+  getTransitions(jobId: string): TransitionView[] {
+    return this.db
+      .prepare<[string], TransitionRow>('SELECT * FROM transitions WHERE job_id = ? ORDER BY seq')
+      .all(jobId)
+      .map((r) => {
+        const t: TransitionView = {
+          jobId: r.job_id,
+          seq: r.seq,
+          at: r.at,
+          from: r.from_state as JobState,
+          to: r.to_state as JobState,
+          attempt: r.attempt,
+          progressBytes: r.progress_bytes,
+        };
+        if (r.result !== null) t.result = r.result as ResultCode;
+        if (r.error_code !== null) t.errorCode = r.error_code;
+        if (r.message !== null) t.message = r.message;
+        return t;
+      });
+  }
+
+  getAttempts(jobId: string): AttemptView[] {
+    return this.db
+      .prepare<[string], AttemptRow>('SELECT * FROM attempts WHERE job_id = ? ORDER BY attempt')
+      .all(jobId)
+      .map((r) => {
+        const a: AttemptView = { attempt: r.attempt, startedAt: r.started_at, resumeFromBytes: r.resume_from_bytes };
+        if (r.ended_at !== null) a.endedAt = r.ended_at;
+        if (r.result !== null) a.result = r.result as ResultCode;
+        if (r.error_code !== null) a.errorCode = r.error_code;
+        if (r.stage !== null) a.stage = r.stage;
+        return a;
+      });
+  }
+
+  getTrace(jobId: string): { attempt: number; lines: TraceLine[] }[] {
+    return this.db
+      .prepare<[string], { attempt: number; lines_json: string }>('SELECT attempt, lines_json FROM traces WHERE job_id = ? ORDER BY attempt')
+      .all(jobId)
+      .map((r) => ({ attempt: r.attempt, lines: JSON.parse(r.lines_json) as TraceLine[] }));
+  }
+
+  /** Substring match on serial number, address (port path, BLE MAC/id) or unit id; newest first. */
+  searchJobs(q: string, limit = 200): JobView[] {
+    const pattern = `%${q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
+    return this.db
+      .prepare<[string, string, string, number], JobRow>(
+        `SELECT * FROM jobs
+         WHERE serial_number LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\' OR unit_id LIKE ? ESCAPE '\\'
+         ORDER BY rowid DESC LIMIT ?`,
+      )
+      .all(pattern, pattern, pattern, limit)
+      .map(jobFromRow);
+  }
+
+  /**
+   * On start-up after a crash: every batch still 'running' becomes 'interrupted', and every job
+   * caught in flight (connecting..confirming, backoff) becomes 'interrupted' with a transition and
+   * its open attempt closed. Paused batches keep their state but their in-flight jobs are marked
+   * too, since a pause lets running jobs finish and the crash may have cut them. Returns the
+   * batch ids touched.
+   */
+  markInterrupted(at: string): string[] {
+    return this.db.transaction((): string[] => {
+      const touched = new Set<string>();
+      const running = this.db.prepare<[], { id: string }>("SELECT id FROM batches WHERE state = 'running'").all();
+      for (const { id } of running) touched.add(id);
+      this.db.prepare("UPDATE batches SET state = 'interrupted' WHERE state = 'running'").run();
+
+      const marks = IN_FLIGHT_STATES.map(() => '?').join(', ');
+      const stuck = this.db
+        .prepare<JobState[], JobRow>(
+          `SELECT jobs.* FROM jobs JOIN batches ON batches.id = jobs.batch_id
+           WHERE batches.state IN ('interrupted', 'paused') AND jobs.state IN (${marks}) ORDER BY jobs.rowid`,
+        )
+        .all(...IN_FLIGHT_STATES);
+      const closeAttempt = this.db.prepare(
+        `UPDATE attempts SET ended_at = ?, result = 'station_error', error_code = 'STATION_INTERRUPTED', stage = ?
+         WHERE job_id = ? AND ended_at IS NULL`,
+      );
+      for (const row of stuck) {
+        const job = jobFromRow(row);
+        closeAttempt.run(at, job.state, job.jobId);
+        this.transitionTx(
+          { ...job, state: 'interrupted', errorCode: 'STATION_INTERRUPTED', message: `station stopped while ${job.state}` },
+          job.state,
+          at,
+        );
+        touched.add(job.batchId);
+      }
+      return [...touched];
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private batchFromRow(row: BatchRow): BatchView {
+    const b: BatchView = {
+      batchId: row.id,
+      state: row.state as BatchView['state'],
+      operator: row.operator,
+      stationId: row.station_id,
+      packageInfo: JSON.parse(row.package_json) as BatchView['packageInfo'],
+      plan: JSON.parse(row.plan_json) as BatchView['plan'],
+      createdAt: row.created_at,
+      counts: this.countJobs(row.id),
+    };
+    if (row.started_at !== null) b.startedAt = row.started_at;
+    if (row.ended_at !== null) b.endedAt = row.ended_at;
+    if (row.paused_reason !== null) b.pausedReason = row.paused_reason;
+    return b;
+  }
+
+  private countJobs(batchId: string): BatchCounts {
+    const c: BatchCounts = { total: 0, queued: 0, running: 0, passed: 0, failed: 0, skipped: 0, cancelled: 0, interrupted: 0 };
+    for (const { state, n } of this.selectCounts.all(batchId)) {
+      c.total += n;
+      const s = state as JobState;
+      if (RUNNING_STATES.has(s)) c.running += n;
+      else if (s in c) c[s as Exclude<keyof BatchCounts, 'total' | 'running'>] += n;
+    }
+    return c;
+  }
+}
+
+function currentVersion(db: Database.Database): number {
+  return db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_version').get()?.v ?? 0;
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  const have = currentVersion(db);
+  const newest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (have > newest) {
+    // A newer station build wrote this file; guessing at its schema could corrupt QA records.
+    throw new StationError('INTERNAL', `journal schema v${have} is newer than this station build (v${newest})`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= have) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
+    })();
+  }
+}
+
+function jobToParams(job: JobView): JobRow {
+  return {
+    id: job.jobId,
+    batch_id: job.batchId,
+    unit_id: job.unit.unitId,
+    serial_number: job.unit.serialNumber ?? job.unit.sim?.serialNumber ?? null,
+    address: job.unit.address,
+    unit_json: JSON.stringify(job.unit),
+    state: job.state,
+    progress_bytes: job.progressBytes,
+    total_bytes: job.totalBytes,
+    rate_bps: job.rateBytesPerSec ?? null,
+    attempts: job.attempts,
+    result: job.result ?? null,
+    error_code: job.errorCode ?? null,
+    device_code: job.deviceCode ?? null,
+    message: job.message ?? null,
+    version_before: job.versionBefore ?? null,
+    version_after: job.versionAfter ?? null,
+    sent_crc32: job.sent.crc32 ?? null,
+    sent_md5: job.sent.md5 ?? null,
+    confirmed_crc32: job.confirmed.crc32 ?? null,
+    confirmed_md5: job.confirmed.md5 ?? null,
+    started_at: job.startedAt ?? null,
+    ended_at: job.endedAt ?? null,
+    resumable: job.resumable ? 1 : 0,
+  };
+}
+
+/** NULL columns become absent keys, never `null`, so a JobView round-trips exactly. */
+function jobFromRow(r: JobRow): JobView {
+  const job: JobView = {
+    jobId: r.id,
+    batchId: r.batch_id,
+    unit: JSON.parse(r.unit_json) as UnitRef,
+    state: r.state as JobState,
+    progressBytes: r.progress_bytes,
+    totalBytes: r.total_bytes,
+    attempts: r.attempts,
+    sent: hashes(r.sent_crc32, r.sent_md5),
+    confirmed: hashes(r.confirmed_crc32, r.confirmed_md5),
+    resumable: r.resumable === 1,
+  };
+  if (r.result !== null) job.result = r.result as ResultCode;
+  if (r.error_code !== null) job.errorCode = r.error_code;
+  if (r.device_code !== null) job.deviceCode = r.device_code;
+  if (r.message !== null) job.message = r.message;
+  if (r.version_before !== null) job.versionBefore = r.version_before;
+  if (r.version_after !== null) job.versionAfter = r.version_after;
+  if (r.started_at !== null) job.startedAt = r.started_at;
+  if (r.ended_at !== null) job.endedAt = r.ended_at;
+  if (r.rate_bps !== null) job.rateBytesPerSec = r.rate_bps;
+  return job;
+}
+
+function hashes(crc32: string | null, md5: string | null): JobView['sent'] {
+  const h: JobView['sent'] = {};
+  if (crc32 !== null) h.crc32 = crc32;
+  if (md5 !== null) h.md5 = md5;
+  return h;
+}
