@@ -29,12 +29,12 @@ function printedStates(stderr: string): Map<string, string> {
 async function killRun(killAfterMs: number): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-crash-'));
   const img = path.join(dir, 'app.bin');
-  fs.writeFileSync(img, buildSimImage(96 * 1024, '2.0.0'));
+  fs.writeFileSync(img, buildSimImage(192 * 1024, '2.0.0'));
   const args = ['flash', '--package', img, '--version', '2.0.0', '--target', `sim:ymodem:${UNITS}`, '--concurrency', '3', '--data-dir', dir, '--json'];
   const run = startCli(args);
   // Wait until the batch is really under way (journal exists and a unit has started).
   const t0 = Date.now();
-  while (!/connecting/.test(run.stderr()) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+  while (!/ymodem #\d+/.test(run.stderr()) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, killAfterMs));
   run.child.kill('SIGKILL');
   const ended = await run.done;
@@ -52,9 +52,11 @@ async function killRun(killAfterMs: number): Promise<void> {
     const tr = j.getTransitions(job.jobId);
     if (tr.length) expect(tr[tr.length - 1]!.to).toBe(job.state);
     const printed = shown.get(job.unit.name!);
-    if (printed) expect(tr.map((t) => t.to)).toContain(printed);
+    // queued is the initial state (no transition); any later state shown must be journaled
+    if (printed && printed !== 'queued') expect(tr.map((t) => t.to)).toContain(printed);
   }
   const inFlight = jobs.filter((x) => ACTIVE.includes(x.state)).map((x) => x.jobId);
+  expect(inFlight.length).toBeGreaterThan(0); // the kill really landed mid-batch
   const finishedBefore = jobs.filter((x) => x.state === 'passed').map((x) => x.jobId);
   j.close();
 
@@ -83,7 +85,7 @@ async function killRun(killAfterMs: number): Promise<void> {
 
 describe('station killed with SIGKILL mid-batch', () => {
   // Random moments, but logged so a failure can be replayed.
-  const moments = [0, 1, 2].map((i) => Math.round(150 + Math.random() * 1500 + i * 700));
+  const moments = [0, 1, 2].map((i) => Math.round(100 + Math.random() * 1500 + i * 1500));
   it.each(moments)('killed %i ms into the batch: state intact, interrupted shown, resume completes', async (ms) => {
     await killRun(ms);
   }, 90_000);
