@@ -203,10 +203,11 @@ async function cmdFlash(v: Values): Promise<number> {
   if (!v.package) throw new StationError('CONFIG_INVALID', '--package FILE is required');
   if (!v.target?.length) throw new StationError('CONFIG_INVALID', 'at least one --target is required');
   const units = parseTargets(v.target);
+  const plan = planFrom(v); // validate every option before touching files or units
   const engine = openEngine(v, parseProtocolOptions(v.opt));
   try {
     const info = await engine.loadPackage(path.resolve(v.package), { version: v.version });
-    const batch = engine.createBatch({ packageId: info.id, units, plan: planFrom(v) });
+    const batch = engine.createBatch({ packageId: info.id, units, plan });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
     return finish(summary, !!v.json);
   } finally {
