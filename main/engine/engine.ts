@@ -21,6 +21,7 @@ import type { Transport } from './transport/types.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
 import { SerialTransport } from './transport/serial/serial-transport.js';
+import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -74,8 +75,9 @@ export class Engine {
       stateDir: path.join(opts.dataDir, 'sim-units'),
       factories: { ...simDeviceFactories, ...opts.simFactories },
       linkDefaults: simLinkDefaults,
+      delegates: createSimDelegates({ dataDir: opts.dataDir }),
     });
-    this.transports = { sim: this.sim, serial: new SerialTransport(), ...opts.transports };
+    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir }), ...opts.transports };
     this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
   }
 
@@ -219,7 +221,7 @@ export class Engine {
   /** Stop everything: in-flight jobs are journaled as interrupted, resumable later. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.runs.values()].map((r) => r.shutdown()));
-    this.sim.dispose();
+    for (const t of Object.values(this.transports)) await t?.dispose?.();
     this.journal.close();
   }
 
@@ -249,7 +251,17 @@ export class Engine {
 
   private newRun(batch: BatchView, jobs: JobView[], image: FirmwareImage): BatchRun {
     const plan = batch.plan;
-    const scheduler = new Scheduler(plan.concurrency.global, (r) => (r.startsWith('ble:') ? plan.concurrency.perBleAdapter : 1));
+    // Per-resource caps: a BLE adapter has connection slots, everything else is one job per port,
+    // unless its transport says otherwise (e.g. a broker's download bandwidth).
+    const capOf = (r: string): number => {
+      if (r.startsWith('ble:')) return plan.concurrency.perBleAdapter;
+      for (const t of Object.values(this.transports)) {
+        const c = t?.capacityOf?.(r);
+        if (c !== undefined && c !== 1) return c;
+      }
+      return 1;
+    };
+    const scheduler = new Scheduler(plan.concurrency.global, capOf);
     const retry = retryPolicy(plan.retry);
     return new BatchRun(batch, jobs, {
       journal: this.journal,

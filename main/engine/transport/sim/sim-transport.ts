@@ -20,6 +20,11 @@ export interface SimTransportOptions {
   factories: Partial<Record<ProtocolId, VirtualDeviceFactory>>;
   /** Link model defaults per protocol (e.g. 115200-baud serial for ymodem). */
   linkDefaults?: Partial<Record<ProtocolId, Partial<SimLinkModel>>>;
+  /**
+   * Protocols whose virtual units sit behind a real transport stack instead of a byte pipe
+   * (BLE units behind noble's simulated bindings, networked units as real MQTT clients).
+   */
+  delegates?: Partial<Record<ProtocolId, Transport>>;
 }
 
 export class SimTransport implements Transport {
@@ -29,7 +34,17 @@ export class SimTransport implements Transport {
   constructor(private readonly opts: SimTransportOptions) {}
 
   resourceOf(unit: UnitRef): string {
+    const d = this.opts.delegates?.[unit.protocol];
+    if (d) return d.resourceOf(unit);
     return `sim:${unit.address}`; // each virtual unit has its own port
+  }
+
+  capacityOf(resource: string): number {
+    for (const d of Object.values(this.opts.delegates ?? {})) {
+      const c = d?.capacityOf?.(resource);
+      if (c !== undefined) return c;
+    }
+    return 1;
   }
 
   /** The virtual device behind a unit (created on first use). */
@@ -52,13 +67,16 @@ export class SimTransport implements Transport {
 
   async open(unit: UnitRef, signal: AbortSignal): Promise<Link> {
     if (signal.aborted) throw signal.reason ?? abortError();
+    const delegate = this.opts.delegates?.[unit.protocol];
+    if (delegate) return delegate.open(unit, signal);
     const device = this.device(unit);
     const pair = createSimLinkPair(unit.unitId, this.linkModel(unit));
     device.attach(pair.device);
     return pair.host;
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
+    for (const t of Object.values(this.opts.delegates ?? {})) await t?.dispose?.();
     for (const d of this.devices.values()) {
       d.dispose();
       d.memory.close();
