@@ -126,6 +126,22 @@ describe('engine on virtual units', () => {
     expect(done.counts).toMatchObject({ failed: 2, passed: 3 });
   });
 
+  it('stop-the-line pauses on a failure rate once enough units finished', async () => {
+    const { engine, info, units } = await setup(['sim:ymodem:1', 'sim:ymodem:2:refuse_version', 'sim:ymodem:3']);
+    const batch = engine.createBatch({ packageId: info.id, units, plan: { concurrency: { global: 1, perBleAdapter: 6 }, stopTheLine: { failureRate: 0.5, minFinished: 3 } } });
+    let paused: string | undefined;
+    engine.subscribe(batch.batchId, (e) => {
+      if (e.batch?.state === 'paused') paused = e.batch.pausedReason;
+    });
+    engine.startBatch(batch.batchId);
+    const t0 = Date.now();
+    while (!paused && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    // 1 passed + 2 failed: 67 % > 50 % after 3 finished units
+    expect(paused).toMatch(/stop-the-line: failure rate 67 % over 50 %/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(engine.getBatch(batch.batchId)!.counts).toMatchObject({ passed: 1, failed: 2, queued: 3 });
+  });
+
   it('cancel one unit, then the batch; retry a cancelled unit', async () => {
     const { engine, info, units } = await setup(['sim:ymodem:4'], 200 * 1024);
     const slow = units.map((u) => ({ ...u, sim: { ...u.sim!, link: { bytesPerSecond: 100_000 } } }));
