@@ -19,7 +19,7 @@ const MIB = 1 << 20;
 const RATES = [
   { label: '115200', bytesPerSecond: 11520 },
   { label: '921600', bytesPerSecond: 92160 },
-];
+].filter((r) => !process.env.YMODEM_BENCH_RATES || process.env.YMODEM_BENCH_RATES.split(',').includes(r.label));
 
 async function simRun(bytesPerSecond: number) {
   const memory = new DeviceMemory({ version: '1.0.0', serialNumber: 'BENCH' });

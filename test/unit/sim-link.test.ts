@@ -53,4 +53,20 @@ describe('sim link model', () => {
     expect([...(await reader.read(2, 500))]).toEqual([0x4f, 0x4b]);
     await expect(reader.readByte(30)).rejects.toMatchObject({ code: 'PROTOCOL_TIMEOUT' });
   });
+
+  it('timer lateness does not pile up over round trips (replies are stamped at the ideal arrival)', async () => {
+    const { host, device } = createSimLinkPair('pingpong', { bytesPerSecond: 1_000_000, latencyMs: 2, mtuBytes: 64, lossRate: 0 });
+    device.onData((c) => device.write(c)); // echo at once, like a device ACK
+    const reader = new ByteReader(host);
+    const rounds = 100;
+    const t0 = performance.now();
+    for (let i = 0; i < rounds; i++) {
+      await host.write(Uint8Array.of(i));
+      expect(await reader.readByte(1000)).toBe(i);
+    }
+    const ms = performance.now() - t0;
+    const ideal = rounds * 2 * 2; // two 2 ms hops per round
+    expect(ms).toBeGreaterThanOrEqual(ideal - 5);
+    expect(ms).toBeLessThan(ideal * 1.5);
+  });
 });

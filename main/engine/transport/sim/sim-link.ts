@@ -20,17 +20,41 @@ export const DEFAULT_SIM_LINK: SimLinkModel = {
 
 type Listener<T> = (v: T) => void;
 
+/**
+ * The simulated time of a link pair. Timers fire up to ~1 ms late (whole-millisecond
+ * granularity); a reply sent while handling a delivery is stamped at the delivery's ideal
+ * arrival time instead of the late wall-clock time, so timer lateness does not pile up on every
+ * round trip (discrete-event style). Reset once the delivery's synchronous and promise work is done.
+ */
+class PairClock {
+  private virtualNow: number | null = null;
+  private resetArmed = false;
+  now(): number {
+    return this.virtualNow ?? performance.now();
+  }
+  during(at: number): void {
+    this.virtualNow = at; // may be up to half a ms ahead: flush takes what is due within 0.5 ms
+    if (!this.resetArmed) {
+      this.resetArmed = true;
+      setImmediate(() => {
+        this.virtualNow = null;
+        this.resetArmed = false;
+      });
+    }
+  }
+}
+
 /** One direction of the wire. */
 class Wire {
   private busyUntil = 0;
   private queue: { at: number; data: Uint8Array }[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   closed = false;
-  constructor(private readonly model: SimLinkModel, private readonly deliver: (d: Uint8Array) => void) {}
+  constructor(private readonly model: SimLinkModel, private readonly clock: PairClock, private readonly deliver: (d: Uint8Array) => void) {}
 
-  /** Returns the time (performance.now()) at which the last byte has left. */
+  /** Returns the time (performance.now() scale) at which the last byte has left. */
   send(data: Uint8Array, drop: boolean): number {
-    const now = performance.now();
+    const now = this.clock.now();
     const start = Math.max(now, this.busyUntil);
     const end = start + (data.length * 1000) / this.model.bytesPerSecond;
     this.busyUntil = end;
@@ -51,7 +75,9 @@ class Wire {
     this.timer = null;
     const now = performance.now() + 0.5; // timers fire on whole ms; accept what is due within half a ms
     while (this.queue.length && this.queue[0]!.at <= now && !this.closed) {
-      this.deliver(this.queue.shift()!.data);
+      const item = this.queue.shift()!;
+      this.clock.during(item.at);
+      this.deliver(item.data);
     }
     this.arm();
   }
@@ -91,8 +117,9 @@ export function createSimLinkPair(unitId: string, model: SimLinkModel, opts: { k
   const rand = seededRandom(opts.seed ?? hash(unitId));
   let open = true;
 
-  const toDevice = new Wire(model, (d) => devData.forEach((cb) => cb(d)));
-  const toHost = new Wire(model, (d) => {
+  const clock = new PairClock();
+  const toDevice = new Wire(model, clock, (d) => devData.forEach((cb) => cb(d)));
+  const toHost = new Wire(model, clock, (d) => {
     trace.rx(d);
     hostData.forEach((cb) => cb(d));
   });
