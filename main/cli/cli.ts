@@ -18,6 +18,8 @@ import { listSerialPorts } from '../engine/transport/serial/serial-transport.js'
 import { buildSimImage } from '../engine/device/app-descriptor.js';
 import { ProgressPrinter } from './progress.js';
 import { openSettings } from '../engine/settings/settings.js';
+import { cmdServe } from './serve.js';
+import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -34,6 +36,11 @@ const USAGE = `flashline — firmware flashing station
   flashline report BATCH_ID --format csv|json|html [--out FILE]
   flashline verify-report FILE                        check a report's hash chain
   flashline scan [--json]                             serial ports and the Bluetooth adapter
+  flashline recover --port PATH[@BAUD] --golden FILE [--version V] --ticket RMA [--technician NAME] [--json]
+                                                      RMA: probe, flash a golden image over what still answers, journal it
+  flashline detect --port PATH[@BAUD] [--json]        which protocol a serial unit speaks
+        auto targets: serial:PATH[@BAUD]:auto, ble:ID:auto; override with --protocol-for PATH=PROTOCOL
+  flashline serve [--port N] [--remote]               the operator UI in a browser (URL with a token)
   common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)`;
 
 const OPTIONS = {
@@ -55,6 +62,12 @@ const OPTIONS = {
   opt: { type: 'string', multiple: true },
   operator: { type: 'string' },
   station: { type: 'string' },
+  port: { type: 'string' },
+  remote: { type: 'boolean' },
+  ticket: { type: 'string' },
+  technician: { type: 'string' },
+  golden: { type: 'string' },
+  'protocol-for': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -90,6 +103,12 @@ export async function main(argv: string[]): Promise<number> {
         return cmdVerify(values, rest[0]);
       case 'scan':
         return await cmdScan(values);
+      case 'recover':
+        return await cmdRecover({ dataDir: dataDir(values), port: values.port, packagePath: values.golden ?? values.package, version: values.version, ticket: values.ticket, technician: values.technician ?? values.operator, station: values.station, json: !!values.json, protocolFor: values['protocol-for'], protocolOptions: parseProtocolOptions(values.opt) });
+      case 'detect':
+        return await cmdDetect({ port: values.port, json: !!values.json });
+      case 'serve':
+        return await cmdServe({ dataDir: dataDir(values), port: intOpt(values.port, 'port', 0, 65535), remote: !!values.remote, json: !!values.json, operator: values.operator, station: values.station });
       default:
         console.error(`unknown command "${cmd}"\n\n${USAGE}`);
         return 2;
@@ -202,7 +221,7 @@ function finish(summary: FlashSummary, json: boolean): number {
 async function cmdFlash(v: Values): Promise<number> {
   if (!v.package) throw new StationError('CONFIG_INVALID', '--package FILE is required');
   if (!v.target?.length) throw new StationError('CONFIG_INVALID', 'at least one --target is required');
-  const units = parseTargets(v.target);
+  const units = parseTargets(await resolveCliTargets(v.target, v['protocol-for'], v.json ? process.stderr : process.stdout));
   const plan = planFrom(v); // validate every option before touching files or units
   const engine = openEngine(v, parseProtocolOptions(v.opt));
   try {
@@ -243,10 +262,15 @@ async function cmdDemo(v: Values): Promise<number> {
   const healthy = Math.max(0, n - specials.length);
   if (healthy) targets.push(`sim:ymodem:${healthy}`);
   for (const s of specials.slice(0, n - healthy)) targets.push(`sim:ymodem:1:${s}`);
+  // BLE units through real noble over the simulated adapter (one drops its link and resumes
+  // from the offset it acknowledged), and networked units as real MQTT clients of the station.
+  targets.push('sim:llsync-ota:3', 'sim:llsync-ota:1:disconnect', 'sim:mqtt-ota-tencent:2', 'sim:mqtt-ota-aliyun:2');
   const units = parseTargets(targets);
   const engine = openEngine(vv);
   try {
-    out.write(`Flashline demo: ${units.length} virtual YMODEM units, image ${imagePath}\n`);
+    const perProtocol = new Map<string, number>();
+    for (const u of units) perProtocol.set(u.protocol, (perProtocol.get(u.protocol) ?? 0) + 1);
+    out.write(`Flashline demo: ${units.length} virtual units (${[...perProtocol].map(([p, c]) => `${c} ${p}`).join(', ')}), image ${imagePath}\n`);
     const info = await engine.loadPackage(imagePath, { version: '2.0.0' });
     const batch = engine.createBatch({ packageId: info.id, units, plan: { ...planFrom(vv), retry: { maxAttempts: 3, backoffMs: 200, backoffMaxMs: 2000 } } });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));

@@ -25,8 +25,10 @@ if (stale()) {
 }
 
 if (process.argv.includes('--test')) {
-  const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-  const missing = [['socat', 'socat'], ['rb', 'lrzsz'], ['sb', 'lrzsz']].filter(([bin]) => !has(bin)).map(([, pkg]) => pkg);
+  const has = (bin) => spawnSync("sh", ["-c", `command -v ${bin} || test -x /usr/sbin/${bin}`]).status === 0;
+  const missing = [['socat', 'socat'], ['rb', 'lrzsz'], ['sb', 'lrzsz'], ['chromium', 'chromium'], ['mosquitto', 'mosquitto']].filter(([bin]) => !has(bin)).map(([, pkg]) => pkg);
+  // zh-CN screenshots need a CJK font
+  if (!fs.existsSync('/usr/share/fonts/truetype/wqy/wqy-microhei.ttc')) missing.push('fonts-wqy-microhei');
   const pkgs = [...new Set(missing)];
   if (pkgs.length) {
     if (process.getuid?.() === 0) {

@@ -97,6 +97,25 @@ export class Engine {
     return this.packages.get(id)?.info;
   }
 
+  /** Packages loaded on this station since it started, newest first (the UI's package list). */
+  listPackages(): PackageInfo[] {
+    return [...this.packages.values()].map((p) => p.info).reverse();
+  }
+
+  /**
+   * A package uploaded from the UI (browser mode or drag and drop): the bytes are kept under
+   * dataDir/packages/ so a resumed batch can reload them, then loaded like any file.
+   */
+  async importPackageBytes(fileName: string, bytes: Uint8Array, opts: { version?: string; maxBytes?: number; requireSignature?: boolean } = {}): Promise<PackageInfo> {
+    const base = path.basename(fileName).replace(/[^A-Za-z0-9._-]/g, '_').slice(-100) || 'package.bin';
+    const digest = crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+    const dir = path.join(this.opts.dataDir, 'packages');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${digest}-${base}`);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, bytes);
+    return this.loadPackage(file, opts);
+  }
+
   // ---- batches --------------------------------------------------------------------------
 
   createBatch(input: CreateBatchInput): BatchView {

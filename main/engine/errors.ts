@@ -61,6 +61,28 @@ const CATALOG = {
   STATION_INTERRUPTED: { result: 'station_error', retryable: true, stage: 'connect', en: 'The station stopped during this upgrade. Resume the batch to continue.', zh: '升级过程中工位停止运行。请继续批次以完成升级。' },
   CONFIG_INVALID: { result: 'station_error', retryable: false, stage: 'none', en: 'The plan or settings are invalid. Ask an engineer to check them.', zh: '计划或设置无效。请联系工程师检查。' },
   INTERNAL: { result: 'station_error', retryable: false, stage: 'none', en: 'Station software error. Export the log and report it.', zh: '工位软件错误。请导出日志并报告。' },
+  // quecthing-sota (issue 4): the station plays the Quectel module; raw event code in deviceCode
+  SOTA_READ_TIMEOUT: { result: 'timeout', retryable: true, stage: 'transfer', en: 'The unit stopped reading the firmware. Check the cable and power, then retry.', zh: '设备停止读取固件。请检查线缆和供电后重试。' },
+  SOTA_READ_ERRORS: { result: 'device_error', retryable: true, stage: 'transfer', en: 'The unit kept asking for firmware data outside the offered piece. Power-cycle it and retry; if it repeats, its firmware mishandles multi-piece upgrades.', zh: '设备反复请求分片范围之外的固件数据。请重启设备后重试；若反复出现，设备固件不支持分片升级。' },
+  SOTA_INCOMPLETE_READ: { result: 'device_error', retryable: true, stage: 'transfer', en: 'The unit finished without reading the whole image. Power-cycle it and retry.', zh: '设备未读取完整固件就结束了升级。请重启设备后重试。' },
+  SOTA_UPDATE_TIMEOUT: { result: 'timeout', retryable: false, stage: 'none', en: 'The unit did not report its new version in time after updating. Power-cycle it; if it stays silent, send it to RMA recovery.', zh: '设备更新后未按时报告新版本。请断电重启；若仍无响应，请送返修恢复。' },
+  SOTA_COMPONENT_UNKNOWN: { result: 'version_rejected', retryable: false, stage: 'none', en: 'The unit reports a different firmware component than the package. Check that the package is for this product.', zh: '设备报告的固件组件与固件包不符。请确认固件包适用于此产品。' },
+  DETECT_UNKNOWN: { result: 'device_error', retryable: false, stage: 'none', en: 'The station could not tell which protocol this unit speaks. Check the cable and power, or set the protocol for this port.', zh: '工位无法识别该设备使用的协议。请检查线缆和供电，或为该端口指定协议。' },
+  RMA_NO_PATH: { result: 'device_error', retryable: false, stage: 'none', en: 'No recovery path answers on this unit (no application, no bootloader). Check power and the boot pins, then try again.', zh: '该设备没有可用的恢复通道（应用和 Bootloader 均无响应）。请检查供电和启动引脚后重试。' },
+  // mqtt-ota (issue 5): networked units against the station's MQTT + HTTP server; device code in deviceCode
+  NET_DEVICE_OFFLINE: { result: 'disconnected', retryable: true, stage: 'connect', en: 'The unit is not connected to the station’s network. Check that it is powered, on the line Wi-Fi, and that the line DNS points at the station.', zh: '设备未连接到工位网络。请检查设备供电、是否连上产线 Wi-Fi，以及产线 DNS 是否指向工位。' },
+  NET_AUTH_FAILED: { result: 'station_error', retryable: false, stage: 'none', en: 'The unit was refused at connect: its credentials do not match the station’s device list. Check the unit’s device secret and the credential file.', zh: '设备连接被拒绝：其凭据与工位的设备清单不符。请检查设备密钥和凭据文件。' },
+  NET_NO_VERSION_REPORT: { result: 'timeout', retryable: true, stage: 'connect', en: 'The unit is connected but did not report its version. Power-cycle it so it reports again, then retry.', zh: '设备已连接但未上报版本。请给设备断电重启使其重新上报，然后重试。' },
+  NET_URL_EXPIRED: { result: 'station_error', retryable: true, stage: 'transfer', en: 'The unit was refused the firmware download (signature expired, HTTP 403). Check the station clock and the URL lifetime setting, then retry.', zh: '设备下载固件被拒绝（签名过期，HTTP 403）。请检查工位时钟和链接有效期设置，然后重试。' },
+  NET_FILE_NOT_FOUND: { result: 'station_error', retryable: false, stage: 'none', en: 'The unit could not find the firmware file (HTTP 404). Check the station’s firmware server address and port 80 on the line.', zh: '设备找不到固件文件（HTTP 404）。请检查工位固件服务器地址以及产线上的 80 端口。' },
+  NET_DOWNLOAD_FAILED: { result: 'disconnected', retryable: true, stage: 'transfer', en: 'The unit’s firmware download broke off. Keep it close to the access point, then retry; it resumes where the device allows.', zh: '设备固件下载中断。请让设备靠近无线接入点后重试；设备支持时将断点续传。' },
+  NET_DOWNLOAD_STALLED: { result: 'timeout', retryable: true, stage: 'transfer', en: 'The unit’s firmware download stalled. Check the line Wi-Fi, then retry; it resumes where the device allows.', zh: '设备固件下载停滞。请检查产线 Wi-Fi 后重试；设备支持时将断点续传。' },
+  NET_PUSH_IGNORED: { result: 'timeout', retryable: true, stage: 'transfer', en: 'The unit ignored the upgrade offer (it never started downloading). Power-cycle it and retry.', zh: '设备未响应升级通知（始终未开始下载）。请给设备断电重启后重试。' },
+  DEVICE_FLASH_WRITE_FAILED: { result: 'device_error', retryable: true, stage: 'verify', en: 'The unit could not write the image to its flash. Retry; if it repeats, its flash may be faulty.', zh: '设备无法将固件写入闪存。请重试；若反复出现，设备闪存可能有故障。' },
+  // llsync-ota (issue 3): Tencent LLSync BLE OTA; raw device codes in deviceCode
+  LLSYNC_AUTH_NO_REPLY: { result: 'timeout', retryable: true, stage: 'connect', en: 'The BLE unit did not accept the station’s login. Check that it is the right product and not bound to a phone, then retry.', zh: '蓝牙设备未接受工位登录。请确认产品正确且未绑定到手机，然后重试。' },
+  LLSYNC_AUTH_SIGNATURE: { result: 'device_error', retryable: false, stage: 'none', en: 'The BLE unit answered with a wrong signature: it is another product or its keys differ. Set it aside for an engineer.', zh: '蓝牙设备返回的签名不正确：产品不符或密钥不同。请交给工程师处理。' },
+  DEVICE_REJECTED_FILE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The unit’s application rejected the firmware file. Check that the package is for this product.', zh: '设备应用程序拒绝了固件文件。请确认固件包适用于此产品。' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type StationErrorCode = keyof typeof CATALOG;

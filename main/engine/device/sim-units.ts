@@ -6,12 +6,16 @@
 import type { ProtocolId, SimLinkModel } from '../../contract/dto.js';
 import type { VirtualDeviceFactory } from '../transport/sim/sim-transport.js';
 import { createYmodemUnit } from './ymodem-unit.js';
+import { createQuecthingMcu } from './quecthing-mcu.js';
 
 export const simDeviceFactories: Partial<Record<ProtocolId, VirtualDeviceFactory>> = {
   ymodem: (unit, memory) => createYmodemUnit(unit, memory),
+  'quecthing-sota': (unit, memory) => createQuecthingMcu(unit, memory),
 };
 
 /** ymodem: a 921600-baud serial line (92160 B/s of 8N1 payload), USB-UART latency of ~1 ms. */
 export const simLinkDefaults: Partial<Record<ProtocolId, Partial<SimLinkModel>>> = {
   ymodem: { bytesPerSecond: 92_160, latencyMs: 1, mtuBytes: 4096 },
+  // quecthing-sota: an MCU UART at 115200 baud 8N1 (quecthing-sota.md §1), ~1 ms USB-UART latency.
+  'quecthing-sota': { bytesPerSecond: 11_520, latencyMs: 1, mtuBytes: 4096 },
 };

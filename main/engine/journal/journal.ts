@@ -326,6 +326,22 @@ export class Journal {
       .map((r) => ({ attempt: r.attempt, lines: JSON.parse(r.lines_json) as TraceLine[] }));
   }
 
+  /** RMA workflow (issue 4): the ticket and a JSON record (technician, probe, full raw trace) on the job's row. */
+  saveRma(jobId: string, ticket: string, notesJson: string): void {
+    const r = this.db.prepare('UPDATE jobs SET rma_ticket = ?, notes = ? WHERE id = ?').run(ticket, notesJson, jobId);
+    if (r.changes !== 1) throw new StationError('INTERNAL', `no job ${jobId} to attach RMA ticket ${ticket} to`);
+  }
+
+  getRma(jobId: string): { ticket: string; notesJson: string | null } | undefined {
+    const row = this.db.prepare<[string], { rma_ticket: string | null; notes: string | null }>('SELECT rma_ticket, notes FROM jobs WHERE id = ?').get(jobId);
+    return row?.rma_ticket ? { ticket: row.rma_ticket, notesJson: row.notes } : undefined;
+  }
+
+  /** Jobs recorded under an RMA ticket, newest first. */
+  jobsByTicket(ticket: string): JobView[] {
+    return this.db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE rma_ticket = ? ORDER BY rowid DESC').all(ticket).map(jobFromRow);
+  }
+
   /** Substring match on serial number, address (port path, BLE MAC/id) or unit id; newest first. */
   searchJobs(q: string, limit = 200): JobView[] {
     const pattern = `%${q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;

@@ -5,9 +5,16 @@ import type { ProtocolId } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import type { ProtocolDriver } from './types.js';
 import { ymodemDriver } from './ymodem/index.js';
+import { llsyncDriver } from './llsync-ota/index.js';
+import { quecthingSotaDriver } from './quecthing-sota/index.js';
+import { mqttOtaAliyunDriver, mqttOtaTencentDriver } from './mqtt-ota/index.js';
 
 const DRIVERS: Partial<Record<ProtocolId, ProtocolDriver>> = {
   ymodem: ymodemDriver,
+  'llsync-ota': llsyncDriver,
+  'quecthing-sota': quecthingSotaDriver,
+  'mqtt-ota-tencent': mqttOtaTencentDriver,
+  'mqtt-ota-aliyun': mqttOtaAliyunDriver,
 };
 
 export function getDriver(id: ProtocolId): ProtocolDriver {

@@ -20,7 +20,7 @@ const LABELS = {
     message: 'What to do', attempts: 'Tries', start: 'Start', rowHash: 'Row hash',
     signed: (rows: number, head: string, key: string) => `SHA-256 hash chain over ${rows} rows (head ${head}), signed with station key ${key} (Ed25519).`,
     chainOnly: (rows: number, head: string) => `SHA-256 hash chain over ${rows} rows (head ${head}). Chain-only: not signed, so an edited row is detected but a rewrite of the whole file is not.`,
-    authoritative: 'The data embedded in this file is authoritative; verify it with “flashline verify”.',
+    authoritative: 'The data embedded in this file is authoritative; verify it with “flashline verify-report”.',
   },
   'zh-CN': {
     title: '固件升级报告', batch: '批次', state: '批次状态', package: '固件包', files: '文件', sha256: 'SHA-256',
@@ -32,7 +32,7 @@ const LABELS = {
     rowHash: '行哈希',
     signed: (rows: number, head: string, key: string) => `SHA-256 哈希链覆盖 ${rows} 行（链头 ${head}），已用工位密钥 ${key}（Ed25519）签名。`,
     chainOnly: (rows: number, head: string) => `SHA-256 哈希链覆盖 ${rows} 行（链头 ${head}）。仅哈希链、未签名：可发现单行被改动，但无法发现整份文件被重写。`,
-    authoritative: '以本文件内嵌的数据为准；请用 “flashline verify” 校验。',
+    authoritative: '以本文件内嵌的数据为准；请用 “flashline verify-report” 校验。',
   },
 } as const;
 

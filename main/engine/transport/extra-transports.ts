@@ -5,6 +5,8 @@
  */
 import type { ProtocolId, TransportKind } from '../../contract/dto.js';
 import type { Transport } from './types.js';
+import { createNetTransport, createSimNetTransport } from './net/net-transport.js';
+import { createLlsyncSimDelegate, createStationBleTransport } from './ble/index.js';
 
 export interface TransportContext {
   dataDir: string;
@@ -12,10 +14,11 @@ export interface TransportContext {
 
 /** Real transports beyond serial and sim: `ble` (noble), `net` (MQTT + HTTP). */
 export function createStationTransports(_ctx: TransportContext): Partial<Record<TransportKind, Transport>> {
-  return {};
+  return { net: createNetTransport(_ctx.dataDir), ble: createStationBleTransport() }; // issue 5: starts its broker/HTTP lazily; issue 3: noble loads on first use
 }
 
 /** Virtual units of these protocols are reached through a real transport stack. */
 export function createSimDelegates(_ctx: TransportContext): Partial<Record<ProtocolId, Transport>> {
-  return {};
+  const simNet = createSimNetTransport(_ctx.dataDir); // issue 5: virtual networked units as real MQTT clients
+  return { 'mqtt-ota-tencent': simNet, 'mqtt-ota-aliyun': simNet, 'llsync-ota': createLlsyncSimDelegate({ dataDir: _ctx.dataDir }) }; // issue 3: virtual LLSync units through real noble
 }

@@ -28,8 +28,8 @@ export interface Transport {
   open(unit: UnitRef, signal: AbortSignal): Promise<Link>;
   /** The resource a unit occupies exclusively or shares (serial port path, BLE adapter id), for scheduling caps. */
   resourceOf(unit: UnitRef): string;
-  /** Capacity of a resource this transport names (default 1: one job per port). */
-  capacityOf?(resource: string): number;
+  /** Capacity of a resource this transport names; undefined for resources it does not own (default 1: one job per port). */
+  capacityOf?(resource: string): number | undefined;
   /** Release sockets, servers, adapters when the station closes. */
   dispose?(): void | Promise<void>;
 }

@@ -1,0 +1,115 @@
+/**
+ * The typed API between the renderer and the station: one method per command, shared by the
+ * Electron preload (IPC channel `station:METHOD`), the WebSocket server of `flashline serve` and
+ * the renderer's bridge. Plain data only (structured clone and JSON). Every call resolves to a
+ * Result; nothing throws across the boundary.
+ */
+import type { BatchEvent, BatchView, ErrorView, JobView, Lang, PackageInfo, Plan, ProtocolId, ResultCode, SimBehaviour, TraceLine, TransitionView, UnitRef } from './dto.js';
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorView };
+
+export type ReportFormat = 'csv' | 'json' | 'html' | 'pdf';
+
+export interface StationInfo {
+  stationId: string;
+  operator: string;
+  language: Lang;
+  /** True in `flashline serve` (browser mode), false in the desktop app. */
+  browserMode: boolean;
+  protocols: ProtocolId[];
+  /** Protocols that have virtual units on this station (sim targets). */
+  simProtocols: ProtocolId[];
+  simBehaviours: SimBehaviour[];
+  resultText: Record<ResultCode, { en: string; 'zh-CN': string }>;
+  interruptedBatchIds: string[];
+}
+
+export interface StationSettingsView {
+  stationId: string;
+  operator: string;
+  language: Lang;
+  bleAdapterLimit: number;
+  globalConcurrency: number;
+  serveport: number;
+}
+
+export interface ScanResult {
+  serial: { path: string; manufacturer?: string; serialNumber?: string }[];
+  ble: { state: string; reason?: string };
+}
+
+export interface ExportedReport {
+  fileName: string;
+  mime: string;
+  /** The report itself (browser mode: the renderer offers it as a download). */
+  content?: string;
+  /** Desktop: where the save dialog wrote it; null when the operator cancelled the dialog. */
+  savedPath?: string | null;
+}
+
+export interface PlanInput {
+  packageId: string;
+  units: UnitRef[];
+  component?: string;
+  plan?: Partial<Omit<Plan, 'packageId' | 'units'>>;
+}
+
+/** method name → request and response. The IPC channel is `station:` + the method name. */
+export interface StationMethods {
+  stationInfo: { req: Record<string, never>; res: StationInfo };
+  errorTexts: { req: { codes: string[] }; res: Record<string, { en: string; 'zh-CN': string }> };
+  importPackage: { req: { fileName: string; dataBase64: string; version?: string }; res: PackageInfo };
+  listPackages: { req: Record<string, never>; res: PackageInfo[] };
+  resolveTargets: { req: { targets: string[] }; res: UnitRef[] };
+  scanUnits: { req: Record<string, never>; res: ScanResult };
+  createBatch: { req: PlanInput; res: BatchView };
+  startBatch: { req: { batchId: string }; res: null };
+  pauseBatch: { req: { batchId: string }; res: null };
+  resumeBatch: { req: { batchId: string }; res: null };
+  cancelBatch: { req: { batchId: string }; res: null };
+  cancelJob: { req: { batchId: string; jobId: string }; res: boolean };
+  retryJob: { req: { batchId: string; jobId: string }; res: boolean };
+  listBatches: { req: { limit?: number }; res: BatchView[] };
+  getBatch: { req: { batchId: string }; res: { batch: BatchView; jobs: JobView[] } };
+  jobDetail: { req: { jobId: string }; res: { transitions: TransitionView[]; trace: { attempt: number; lines: TraceLine[] }[] } };
+  searchJobs: { req: { q: string }; res: JobView[] };
+  exportReport: { req: { batchId: string; format: ReportFormat; lang?: Lang }; res: ExportedReport };
+  getSettings: { req: Record<string, never>; res: StationSettingsView };
+  setSettings: { req: Partial<StationSettingsView>; res: StationSettingsView };
+}
+
+export type StationMethod = keyof StationMethods;
+export type Req<M extends StationMethod> = StationMethods[M]['req'];
+export type Res<M extends StationMethod> = StationMethods[M]['res'];
+
+/** Every method, in one list (the preload and the WebSocket client expose exactly these). */
+export const STATION_METHODS = [
+  'stationInfo', 'errorTexts', 'importPackage', 'listPackages', 'resolveTargets', 'scanUnits',
+  'createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob',
+  'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
+] as const satisfies readonly StationMethod[];
+
+// Compile-time check that the list above names every method (a missing one makes this `never`).
+type Missing = Exclude<StationMethod, (typeof STATION_METHODS)[number]>;
+export const ALL_METHODS_LISTED: [Missing] extends [never] ? true : never = true;
+
+export const IPC_PREFIX = 'station:';
+/** Pushed from the station: batch events for a watched batch. */
+export const IPC_BATCH_EVENT = 'station:batch-event';
+export const IPC_WATCH = 'station:watch';
+export const IPC_UNWATCH = 'station:unwatch';
+
+/** What the renderer sees as `window.station` (preload) or gets from the WebSocket client. */
+export type StationBridge = { [M in StationMethod]: (req: Req<M>) => Promise<Result<Res<M>>> } & {
+  /** Snapshot then deltas of one batch; returns the unsubscribe. */
+  onBatchEvent(batchId: string, fn: (e: BatchEvent) => void): () => void;
+};
+
+/** WebSocket frames (browser mode). */
+export type WsClientFrame =
+  | { t: 'call'; id: number; method: StationMethod; req: unknown }
+  | { t: 'watch'; batchId: string }
+  | { t: 'unwatch'; batchId: string };
+export type WsServerFrame =
+  | { t: 'result'; id: number; result: Result<unknown> }
+  | { t: 'event'; event: BatchEvent };

@@ -1,0 +1,18 @@
+/**
+ * The `quecthing-sota` protocol driver: the station plays the Quectel module to an MCU on a
+ * serial port. Not resumable (the module offers the image from piece 0 each time) and confirms
+ * over the same port, which stays open across the MCU's reboot (§6).
+ */
+import type { ProtocolDriver } from '../types.js';
+import { QuecthingSotaSession } from './session.js';
+
+export const quecthingSotaDriver: ProtocolDriver = {
+  id: 'quecthing-sota',
+  resumable: false,
+  reconnectForConfirm: false,
+  createSession: (ctx) => new QuecthingSotaSession(ctx),
+};
+
+export { QuecthingSotaSession, type ModuleState } from './session.js';
+export { QUECTHING_DEFAULTS, resolveQuecthingOptions } from './options.js';
+export type { PlanTrigger, QuecthingSotaOptions } from './options.js';

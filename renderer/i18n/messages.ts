@@ -1,0 +1,105 @@
+// UI strings in en and zh-CN. Operator messages for error codes come from the station
+// (errors.ts catalog) so they are written once; these are the screens' own labels.
+import type { JobState } from '../../main/contract/dto.js';
+
+const en = {
+  appTitle: 'Flashline station',
+  nav: { batch: 'Batch', packages: 'Packages', plan: 'Plan', history: 'History', reports: 'Reports', settings: 'Settings' },
+  lang: { toggle: '中文', label: 'Language' },
+  state: {
+    queued: 'Queued', connecting: 'Connecting', negotiating: 'Negotiating', transferring: 'Transferring', verifying: 'Verifying',
+    activating: 'Activating', confirming: 'Confirming', backoff: 'Waiting to retry', interrupted: 'Interrupted', passed: 'Passed',
+    failed: 'Failed', cancelled: 'Cancelled', skipped: 'Skipped',
+  } satisfies Record<JobState, string>,
+  batchState: { created: 'Ready', running: 'Running', paused: 'Paused', finished: 'Finished', cancelled: 'Cancelled', interrupted: 'Interrupted' },
+  counters: { total: 'Total', queued: 'Queued', running: 'Running', passed: 'Passed', failed: 'Failed', skipped: 'Skipped', cancelled: 'Cancelled' },
+  filter: { all: 'All', running: 'Running', passed: 'Passed', failed: 'Failed', skipped: 'Skipped', queued: 'Queued', search: 'Find unit (name, SN, port)' },
+  actions: {
+    start: 'Start', pause: 'Pause', resume: 'Resume', cancelAll: 'Cancel all', cancel: 'Cancel', retry: 'Retry', details: 'Details',
+    close: 'Close', copy: 'Copy', copied: 'Copied', reload: 'Reload', import: 'Import', add: 'Add', remove: 'Remove', clear: 'Clear',
+    create: 'Create batch', createStart: 'Create and start', scan: 'Scan', save: 'Save', open: 'Open', search: 'Search',
+  },
+  grid: {
+    noBatch: 'No batch yet. Build one on the Plan screen.', readOnly: 'Read-only (from history)', sent: 'sent', device: 'device',
+    match: 'match', mismatch: 'MISMATCH', eta: 'ETA', attempt: 'attempt', paused: 'Paused', units: 'units', noMatch: 'No unit matches the filter.',
+  },
+  detail: {
+    title: 'Unit detail', timeline: 'Timeline', trace: 'Protocol trace', at: 'Time', from: 'From', to: 'To', bytes: 'Bytes', result: 'Result',
+    message: 'Message', attempt: 'Attempt', noTrace: 'No trace recorded.', dir: 'Dir', hex: 'Hex', decoded: 'Decoded', versions: 'Version before → after',
+    hashes: 'CRC32 / MD5', nextStep: 'Next step',
+  },
+  packages: {
+    title: 'Firmware packages', file: 'Package file (.bin, .hex, .zip)', version: 'Target version (bare .bin/.hex without descriptor)', drop: 'Drop a package here',
+    component: 'Component', versionCol: 'Version', kind: 'Kind', size: 'Size', signature: 'Signature', none: 'No packages loaded yet.', importing: 'Importing…', loaded: 'Loaded',
+    sig: { none: 'unsigned', valid: 'valid', invalid: 'INVALID' },
+  },
+  plan: {
+    title: 'Plan', package: 'Package', noPackage: 'Import a package first.', units: 'Units', addSim: 'Virtual units', protocol: 'Protocol', count: 'Count', behaviour: 'Behaviour',
+    target: 'Target (serial:PATH[@BAUD]:PROTOCOL, ble:ID:PROTOCOL, mqtt:PRODUCT/DEVICE:PROTOCOL, sim:…)', scan: 'Live scan', serialPorts: 'Serial ports', noPorts: 'No serial ports found.',
+    ble: 'Bluetooth', serial: 'Serial number (scan barcode)', address: 'Address', transport: 'Transport', allow: 'Allow list (ids, SNs, addresses)', deny: 'Deny list (wins over allow)',
+    versionGate: 'Skip units already at the target version', policy: 'Policy', minBattery: 'Min battery %', minRssi: 'Min RSSI dBm', concurrency: 'Concurrency',
+    global: 'Global', perBle: 'Per BLE adapter', retries: 'Retries', backoff: 'Backoff ms', stopLine: 'Stop the line after N failures in a row', unitCount: 'units in plan', noUnits: 'No units yet.',
+  },
+  history: { title: 'Past batches', search: 'Search by serial number, MAC or port', batch: 'Batch', created: 'Created', operator: 'Operator', state: 'State', result: 'Result', unit: 'Unit', none: 'No batches yet.' },
+  reports: {
+    title: 'Reports', pick: 'Batch', summary: 'Summary', export: 'Export', chart: 'Per-unit duration and throughput', duration: 'Duration s', throughput: 'kB/s',
+    saved: 'Saved to', downloaded: 'Downloaded', cancelled: 'Export cancelled', pdfNote: 'In the browser, PDF exports the printable HTML (print it to PDF).', none: 'No batch selected.',
+  },
+  settings: {
+    title: 'Settings', stationId: 'Station id', operator: 'Operator', language: 'Language', bleLimit: 'BLE adapter connection limit', globalConcurrency: 'Global concurrency',
+    servePort: 'Browser mode port (0 = any)', saved: 'Settings saved', restartNote: 'Station id applies after a restart.',
+  },
+  errors: { connection: 'Lost connection to the station. Reconnecting…' },
+};
+
+type Messages = typeof en;
+type DeepString<T> = { [K in keyof T]: T[K] extends string ? string : DeepString<T[K]> };
+
+const zh: DeepString<Messages> = {
+  appTitle: 'Flashline 烧录工位',
+  nav: { batch: '批次', packages: '固件包', plan: '计划', history: '历史', reports: '报告', settings: '设置' },
+  lang: { toggle: 'English', label: '语言' },
+  state: {
+    queued: '排队中', connecting: '连接中', negotiating: '协商中', transferring: '传输中', verifying: '校验中', activating: '激活中', confirming: '确认中',
+    backoff: '等待重试', interrupted: '已中断', passed: '通过', failed: '失败', cancelled: '已取消', skipped: '已跳过',
+  },
+  batchState: { created: '就绪', running: '运行中', paused: '已暂停', finished: '已完成', cancelled: '已取消', interrupted: '已中断' },
+  counters: { total: '总数', queued: '排队', running: '进行中', passed: '通过', failed: '失败', skipped: '跳过', cancelled: '取消' },
+  filter: { all: '全部', running: '进行中', passed: '通过', failed: '失败', skipped: '跳过', queued: '排队', search: '查找设备（名称、序列号、端口）' },
+  actions: {
+    start: '开始', pause: '暂停', resume: '继续', cancelAll: '全部取消', cancel: '取消', retry: '重试', details: '详情', close: '关闭', copy: '复制', copied: '已复制',
+    reload: '刷新', import: '导入', add: '添加', remove: '移除', clear: '清空', create: '创建批次', createStart: '创建并开始', scan: '扫描', save: '保存', open: '打开', search: '搜索',
+  },
+  grid: {
+    noBatch: '还没有批次。请在"计划"页面创建。', readOnly: '只读（历史记录）', sent: '发送', device: '设备', match: '一致', mismatch: '不一致', eta: '剩余',
+    attempt: '第几次', paused: '已暂停', units: '台设备', noMatch: '没有符合筛选条件的设备。',
+  },
+  detail: {
+    title: '设备详情', timeline: '状态时间线', trace: '协议日志', at: '时间', from: '从', to: '到', bytes: '字节', result: '结果', message: '信息', attempt: '尝试',
+    noTrace: '没有记录协议日志。', dir: '方向', hex: '十六进制', decoded: '解码', versions: '升级前 → 升级后版本', hashes: 'CRC32 / MD5', nextStep: '下一步',
+  },
+  packages: {
+    title: '固件包', file: '固件包文件（.bin、.hex、.zip）', version: '目标版本（无描述符的 .bin/.hex）', drop: '将固件包拖放到这里', component: '组件', versionCol: '版本', kind: '类型', size: '大小',
+    signature: '签名', none: '尚未加载固件包。', importing: '正在导入…', loaded: '已加载', sig: { none: '未签名', valid: '有效', invalid: '无效' },
+  },
+  plan: {
+    title: '计划', package: '固件包', noPackage: '请先导入固件包。', units: '设备', addSim: '虚拟设备', protocol: '协议', count: '数量', behaviour: '行为',
+    target: '目标（serial:端口[@波特率]:协议、ble:ID:协议、mqtt:产品/设备:协议、sim:…）', scan: '实时扫描', serialPorts: '串口', noPorts: '未找到串口。', ble: '蓝牙',
+    serial: '序列号（扫描条码）', address: '地址', transport: '传输方式', allow: '允许名单（ID、序列号、地址）', deny: '禁止名单（优先于允许名单）', versionGate: '跳过已是目标版本的设备',
+    policy: '策略', minBattery: '最低电量 %', minRssi: '最低信号 dBm', concurrency: '并发', global: '全局', perBle: '每个蓝牙适配器', retries: '重试次数', backoff: '退避毫秒',
+    stopLine: '连续失败 N 台后停线', unitCount: '台设备在计划中', noUnits: '尚无设备。',
+  },
+  history: { title: '历史批次', search: '按序列号、MAC 或端口搜索', batch: '批次', created: '创建时间', operator: '操作员', state: '状态', result: '结果', unit: '设备', none: '还没有批次。' },
+  reports: {
+    title: '报告', pick: '批次', summary: '汇总', export: '导出', chart: '每台设备耗时与吞吐量', duration: '耗时 秒', throughput: 'kB/s', saved: '已保存到', downloaded: '已下载',
+    cancelled: '已取消导出', pdfNote: '浏览器模式下 PDF 导出为可打印的 HTML（请打印为 PDF）。', none: '未选择批次。',
+  },
+  settings: {
+    title: '设置', stationId: '工位 ID', operator: '操作员', language: '语言', bleLimit: '蓝牙适配器连接上限', globalConcurrency: '全局并发', servePort: '浏览器模式端口（0 = 任意）',
+    saved: '设置已保存', restartNote: '工位 ID 重启后生效。',
+  },
+  errors: { connection: '与工位的连接已断开，正在重连…' },
+};
+
+export const MESSAGES = { en, 'zh-CN': zh } as const;
+export type MessageTree = DeepString<Messages>;

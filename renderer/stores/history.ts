@@ -1,0 +1,29 @@
+// Past batches from the journal, and search by serial number, MAC or port.
+import { defineStore } from 'pinia';
+import { ref, shallowRef } from 'vue';
+import type { BatchView, ErrorView, JobView } from '../../main/contract/dto.js';
+import { bridge } from '../bridge.js';
+
+export const useHistoryStore = defineStore('history', () => {
+  const batches = shallowRef<BatchView[]>([]);
+  const results = shallowRef<JobView[] | null>(null);
+  const query = ref('');
+  const error = ref<ErrorView | null>(null);
+
+  async function refresh(): Promise<void> {
+    const r = await bridge().listBatches({ limit: 200 });
+    if (r.ok) batches.value = r.value;
+    else error.value = r.error;
+  }
+  async function search(): Promise<void> {
+    const q = query.value.trim();
+    if (!q) {
+      results.value = null;
+      return;
+    }
+    const r = await bridge().searchJobs({ q });
+    if (r.ok) results.value = r.value;
+    else error.value = r.error;
+  }
+  return { batches, results, query, error, refresh, search };
+});

@@ -1,0 +1,47 @@
+/// <reference lib="dom" />
+// Firmware packages: import (file bytes → station), the loaded list, the last validation error.
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { ErrorView, PackageInfo } from '../../main/contract/dto.js';
+import { bridge } from '../bridge.js';
+
+export const usePackagesStore = defineStore('packages', () => {
+  const list = ref<PackageInfo[]>([]);
+  const importing = ref(false);
+  const error = ref<ErrorView | null>(null);
+  const selectedId = ref<string | null>(null);
+
+  async function refresh(): Promise<void> {
+    const r = await bridge().listPackages({});
+    if (r.ok) list.value = r.value;
+  }
+
+  async function importBytes(fileName: string, dataBase64: string, version?: string): Promise<PackageInfo | null> {
+    importing.value = true;
+    error.value = null;
+    try {
+      const r = await bridge().importPackage({ fileName, dataBase64, ...(version ? { version } : {}) });
+      if (!r.ok) {
+        error.value = r.error;
+        return null;
+      }
+      list.value = [r.value, ...list.value.filter((p) => p.id !== r.value.id)];
+      selectedId.value = r.value.id;
+      return r.value;
+    } finally {
+      importing.value = false;
+    }
+  }
+
+  return { list, importing, error, selectedId, refresh, importBytes };
+});
+
+/** File → base64 in the browser (no Node in the renderer). */
+export function fileToBase64(file: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onerror = () => reject(reader.error);
+    reader.onload = () => resolve(String(reader.result).replace(/^data:[^,]*,/, ''));
+    reader.readAsDataURL(file);
+  });
+}

@@ -1,0 +1,106 @@
+// The plan being built: target strings (resolved by the station, so sim ids never collide),
+// serial numbers bound by barcode, lists, gate, policy, caps, retries, stop-the-line.
+import { defineStore } from 'pinia';
+import { computed, reactive, ref } from 'vue';
+import type { BatchView, ErrorView, Plan, UnitRef } from '../../main/contract/dto.js';
+import type { ScanResult } from '../../main/contract/ipc.js';
+import { bridge } from '../bridge.js';
+
+export interface PlanForm {
+  allowText: string;
+  denyText: string;
+  skipIfAtTarget: boolean;
+  minBatteryPct: number | null;
+  minRssiDbm: number | null;
+  globalConcurrency: number;
+  perBleAdapter: number;
+  retries: number;
+  backoffMs: number;
+  stopAfterFailures: number | null;
+}
+
+export function splitList(text: string): string[] {
+  return text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
+}
+
+/** The form → the plan the station validates again (pure). */
+export function planFromForm(f: PlanForm): Partial<Omit<Plan, 'packageId' | 'units'>> {
+  const allow = splitList(f.allowText);
+  const deny = splitList(f.denyText);
+  return {
+    ...(allow.length ? { allow } : {}),
+    ...(deny.length ? { deny } : {}),
+    versionGate: { skipIfAtTarget: f.skipIfAtTarget },
+    policy: {
+      ...(f.minBatteryPct !== null ? { minBatteryPct: f.minBatteryPct } : {}),
+      ...(f.minRssiDbm !== null ? { minRssiDbm: f.minRssiDbm } : {}),
+    },
+    concurrency: { global: f.globalConcurrency, perBleAdapter: f.perBleAdapter },
+    retry: { maxAttempts: f.retries + 1, backoffMs: f.backoffMs, backoffMaxMs: Math.max(f.backoffMs, 5000) },
+    ...(f.stopAfterFailures ? { stopTheLine: { consecutiveFailures: f.stopAfterFailures } } : {}),
+  };
+}
+
+export const usePlanStore = defineStore('plan', () => {
+  const targets = ref<string[]>([]);
+  const units = ref<UnitRef[]>([]);
+  const serialNumbers = ref<Record<string, string>>({});
+  const error = ref<ErrorView | null>(null);
+  const scan = ref<ScanResult | null>(null);
+  const scanning = ref(false);
+  const form = reactive<PlanForm>({
+    allowText: '', denyText: '', skipIfAtTarget: true, minBatteryPct: null, minRssiDbm: null,
+    globalConcurrency: 64, perBleAdapter: 6, retries: 2, backoffMs: 300, stopAfterFailures: null,
+  });
+
+  const boundUnits = computed<UnitRef[]>(() =>
+    units.value.map((u) => {
+      const sn = serialNumbers.value[u.unitId];
+      return sn ? { ...u, serialNumber: sn, ...(u.sim ? { sim: { ...u.sim, serialNumber: sn } } : {}) } : u;
+    }),
+  );
+
+  async function resolve(next: string[]): Promise<boolean> {
+    const r = await bridge().resolveTargets({ targets: next });
+    if (!r.ok) {
+      error.value = r.error;
+      return false;
+    }
+    error.value = null;
+    targets.value = next;
+    units.value = r.value;
+    return true;
+  }
+
+  const addTarget = (t: string) => resolve([...targets.value, t.trim()]);
+  const addSim = (protocol: string, count: number, behaviour: string) => addTarget(`sim:${protocol}:${count}${behaviour && behaviour !== 'accept' ? `:${behaviour}` : ''}`);
+  const removeTarget = (i: number) => resolve(targets.value.filter((_, j) => j !== i));
+  const clear = () => {
+    targets.value = [];
+    units.value = [];
+    serialNumbers.value = {};
+  };
+  function bindSerial(unitId: string, sn: string): void {
+    serialNumbers.value = { ...serialNumbers.value, [unitId]: sn.trim() };
+  }
+
+  async function scanUnits(): Promise<void> {
+    scanning.value = true;
+    const r = await bridge().scanUnits({});
+    scanning.value = false;
+    if (r.ok) scan.value = r.value;
+    else error.value = r.error;
+  }
+
+  async function createBatch(packageId: string): Promise<BatchView | null> {
+    const r = await bridge().createBatch({ packageId, units: boundUnits.value, plan: planFromForm(form) });
+    if (!r.ok) {
+      error.value = r.error;
+      return null;
+    }
+    error.value = null;
+    return r.value;
+  }
+
+  return { targets, units, boundUnits, serialNumbers, error, scan, scanning, form, resolve, addTarget, addSim, removeTarget, clear, bindSerial, scanUnits, createBatch };
+});

@@ -1,0 +1,12 @@
+// Which screen is shown; plain UI state, no bridge calls.
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+
+export type Screen = 'batch' | 'packages' | 'plan' | 'history' | 'reports' | 'settings';
+export const SCREENS: readonly Screen[] = ['batch', 'packages', 'plan', 'history', 'reports', 'settings'];
+
+export const useUiStore = defineStore('ui', () => {
+  const screen = ref<Screen>('packages');
+  const go = (s: Screen) => (screen.value = s);
+  return { screen, go };
+});
