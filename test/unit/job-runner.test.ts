@@ -144,3 +144,31 @@ describe('JobRunner after an interruption', () => {
     expect(job).toMatchObject({ result: 'ok', versionAfter: '2.0.0', attempts: 2 });
   });
 });
+
+describe('JobRunner connect deadline', () => {
+  it('a link that opens after the deadline is closed, and the attempt fails with TRANSPORT_TIMEOUT', async () => {
+    const unit: UnitRef = { unitId: 'u1', transport: 'sim', protocol: 'llsync-ota', address: 'u1' };
+    const devices = new Map([[unit.unitId, scriptedDevice()]]);
+    let closed = 0;
+    const slow = scriptedTransport(devices);
+    const transport = {
+      ...slow,
+      open: async (u: UnitRef, s: AbortSignal) => {
+        await new Promise((r) => setTimeout(r, 120));
+        const link = await slow.open(u, s);
+        return { ...link, close: async () => void closed++ };
+      },
+    };
+    const job: JobView = { jobId: 'j1', batchId: 'b', unit, state: 'queued', progressBytes: 0, totalBytes: 10_000, attempts: 0, sent: {}, confirmed: {}, resumable: false };
+    const p = plan({ retry: { maxAttempts: 1, backoffMs: 1, backoffMaxMs: 1 } });
+    const runner = new JobRunner(job, {
+      image, plan: p, retry: retryPolicy(p.retry), transport, driver: scriptedDriver(devices),
+      scheduler: new Scheduler(4, () => 1), clock: systemClock, protocolOptions: {}, connectTimeoutMs: 30,
+      sink: { transition: () => undefined, progress: () => undefined, attemptStarted: () => undefined, attemptEnded: () => undefined, trace: () => undefined },
+    });
+    await runner.run();
+    expect(job).toMatchObject({ state: 'failed', errorCode: 'TRANSPORT_TIMEOUT', result: 'timeout' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closed).toBe(1);
+  });
+});

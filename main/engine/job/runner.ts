@@ -116,7 +116,7 @@ export class JobRunner {
     try {
       this.move('connecting');
       sink.attemptStarted(job, job.progressBytes);
-      link = await withDeadline(transport.open(job.unit, signal), this.deps.connectTimeoutMs ?? 15_000, 'TRANSPORT_TIMEOUT', 'opening the link');
+      link = await openWithDeadline(transport, job.unit, signal, this.deps.connectTimeoutMs ?? 15_000, 'opening the link');
       link.trace.reset();
       link.trace.note(`attempt ${job.attempts}: ${job.unit.transport}:${job.unit.address} ${driver.id}`);
       const openedLink = link;
@@ -244,7 +244,7 @@ export class JobRunner {
     let last: unknown;
     while (this.deps.clock.now() < deadline) {
       try {
-        return await withDeadline(this.deps.transport.open(this.job.unit, signal), Math.max(1, deadline - this.deps.clock.now()), 'TRANSPORT_TIMEOUT', 'reconnecting');
+        return await openWithDeadline(this.deps.transport, this.job.unit, signal, Math.max(1, deadline - this.deps.clock.now()), 'reconnecting');
       } catch (e) {
         if (signal.aborted) throw e;
         last = e;
@@ -263,6 +263,21 @@ function stageOf(err: StationError, running: string): string {
 
 function rate(bytes: number, ms: number): number | undefined {
   return ms > 0 ? Math.round((bytes * 1000) / ms) : undefined;
+}
+
+/**
+ * Open a link with a deadline. A transport's open may finish after the deadline (its own
+ * timeouts can add up past ours): such a late link is closed at once so it cannot hold a
+ * connection slot nobody will release.
+ */
+async function openWithDeadline(transport: Transport, unit: JobView['unit'], signal: AbortSignal, ms: number, what: string): Promise<Link> {
+  const opening = transport.open(unit, signal);
+  try {
+    return await withDeadline(opening, ms, 'TRANSPORT_TIMEOUT', what);
+  } catch (e) {
+    opening.then((late) => late.close().catch(() => undefined), () => undefined);
+    throw e;
+  }
 }
 
 /** Race a promise against a deadline; on expiry reject with the given code. */
