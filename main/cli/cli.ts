@@ -13,7 +13,7 @@ import { StationError, toStationError, operatorText } from '../engine/errors.js'
 import { parseTargets } from '../engine/targets.js';
 import { buildFlashSummary } from '../engine/summary.js';
 import { verifyReport } from '../engine/report/index.js';
-import { bleAdapterState } from '../engine/transport/ble/noble-loader.js';
+import { DEFAULT_SCAN_SECONDS, scanLlsyncUnits } from '../engine/transport/ble/ble-scan.js';
 import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
 import { buildSimImage } from '../engine/device/app-descriptor.js';
 import { ProgressPrinter } from './progress.js';
@@ -35,7 +35,8 @@ const USAGE = `flashline — firmware flashing station
   flashline batches [--json]                          past batches from the journal
   flashline report BATCH_ID --format csv|json|html [--out FILE]
   flashline verify-report FILE                        check a report's hash chain
-  flashline scan [--json]                             serial ports and the Bluetooth adapter
+  flashline scan [--seconds N] [--sim N] [--json]    serial ports, the Bluetooth adapter and LLSync units
+                                                      nearby (--sim N: N virtual LLSync units instead)
   flashline recover --port PATH[@BAUD] --golden FILE [--version V] --ticket RMA [--technician NAME] [--json]
                                                       RMA: probe, flash a golden image over what still answers, journal it
   flashline detect --port PATH[@BAUD] [--json]        which protocol a serial unit speaks
@@ -68,6 +69,8 @@ const OPTIONS = {
   technician: { type: 'string' },
   golden: { type: 'string' },
   'protocol-for': { type: 'string', multiple: true },
+  seconds: { type: 'string' },
+  sim: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -339,12 +342,22 @@ function cmdVerify(v: Values, file?: string): number {
 
 async function cmdScan(v: Values): Promise<number> {
   const ports = await listSerialPorts();
-  const ble = bleAdapterState();
+  const seconds = v.seconds === undefined ? DEFAULT_SCAN_SECONDS : Number(v.seconds);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 120) throw new StationError('CONFIG_INVALID', '--seconds must be a number of seconds in 0..120');
+  const simUnits = v.sim === undefined ? 0 : intOpt(v.sim, 'sim', 1, 64);
+  const scan = await scanLlsyncUnits({ seconds, simUnits });
+  const ble = scan.ble;
   if (v.json) {
-    console.log(JSON.stringify({ serial: ports, ble }));
+    console.log(JSON.stringify({ serial: ports, ble, bleSource: scan.source, bleUnits: scan.units, ...(scan.error ? { bleError: scan.error } : {}) }));
   } else {
     console.log(ports.length ? ports.map((p) => `serial ${p.path}${p.manufacturer ? `  ${p.manufacturer}` : ''}${p.serialNumber ? `  sn ${p.serialNumber}` : ''}`).join('\n') : 'no serial ports found');
-    console.log(ble.state === 'no-adapter' ? `ble: ${ble.reason}` : `ble: adapter ${ble.state}`);
+    console.log(ble.state === 'no-adapter' ? `ble: ${ble.reason}` : `ble: ${scan.source === 'sim' ? 'simulated adapter' : 'adapter'} ${ble.state}`);
+    if (scan.error) console.log(`ble: scan failed: ${scan.error.code} ${scan.error.message}`);
+    for (const u of scan.units) {
+      const adv = u.advError ? `(advertisement: ${u.advError})` : u.bindState === 'bound' ? `bound, LLSync v${u.protocolVersion}, identity ${u.deviceIdentity}` : `${u.bindState}, LLSync v${u.protocolVersion}, product ${u.productId}`;
+      console.log(`ble ${u.address}${u.name ? `  ${u.name}` : ''}  ${u.rssiDbm} dBm  ${adv}`);
+    }
+    if (ble.state !== 'no-adapter' && !scan.error && !scan.units.length) console.log(`ble: no LLSync units seen in ${seconds} s`);
   }
   return 0;
 }

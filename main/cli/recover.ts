@@ -8,7 +8,8 @@ import type { ProtocolId } from '../contract/dto.js';
 import { PROTOCOL_IDS } from '../contract/dto.js';
 import { resolveAutoTargets, probeSerialLink } from '../engine/detect/detect.js';
 import { StationError } from '../engine/errors.js';
-import { recoverUnit, type RecoverStep } from '../engine/rma/recover.js';
+import { Engine } from '../engine/engine.js';
+import type { RecoverResult, RecoverStep } from '../engine/rma/recover.js';
 import { openSerialLink } from '../engine/transport/serial/serial-transport.js';
 
 export interface RecoverArgs {
@@ -60,21 +61,24 @@ export async function cmdRecover(a: RecoverArgs): Promise<number> {
     const mark = s.status === 'ok' ? '✔' : s.status === 'failed' ? '✘' : s.status === 'start' ? '▶' : '·';
     out.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s  ${mark} ${s.step.padEnd(8)} ${s.text}\n`);
   };
-  const r = await recoverUnit(
-    {
-      dataDir: a.dataDir,
-      port,
-      baudRate,
-      packagePath: path.resolve(a.packagePath),
-      version: a.version,
-      ticket: a.ticket,
-      technician: a.technician ?? process.env.USER ?? 'technician',
-      stationId: a.station,
-      protocol: overrides[port],
-      protocolOptions: a.protocolOptions,
-    },
-    onStep,
-  );
+  const engine = Engine.open({ dataDir: a.dataDir, stationId: a.station, protocolOptions: a.protocolOptions });
+  let r: RecoverResult;
+  try {
+    r = await engine.recover(
+      {
+        port,
+        baudRate,
+        packagePath: path.resolve(a.packagePath),
+        version: a.version,
+        ticket: a.ticket,
+        technician: a.technician ?? process.env.USER ?? 'technician',
+        protocol: overrides[port],
+      },
+      onStep,
+    );
+  } finally {
+    await engine.close();
+  }
   out.write(r.ok ? `recovered: RMA ${r.ticket} on ${r.port} over ${r.protocol} (job ${r.jobId})\n` : `NOT recovered: RMA ${r.ticket} on ${r.port} (job ${r.jobId}); the raw trace is in the journal\n`);
   if (a.json) {
     const j = r.job;

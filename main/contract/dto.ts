@@ -110,7 +110,14 @@ export type SimBehaviour =
   | 'slow_flash'
   | 'reboot_timeout'
   | 'brick'
-  | 'disconnect';
+  | 'disconnect'
+  // QuecThing SOTA MCU knobs (issue 4 §2); other protocols' virtual devices fail a unit asked for them.
+  | 'read_outside'
+  | 'stop_reading'
+  | 'wrong_version'
+  | 'reannounce_old'
+  | 'garbage'
+  | 'skip_update3';
 
 export interface SimLinkModel {
   bytesPerSecond: number; // both directions, each direction independently
@@ -185,6 +192,12 @@ export interface JobView {
   /** Payload bytes per second over the current attempt, for the grid. */
   rateBytesPerSec?: number;
   resumable: boolean;
+  /** RMA workflow (issue 4): the ticket this job recovered a unit under, when it was an RMA job. */
+  rmaTicket?: string;
+  /** RMA workflow: the technician who ran the recovery. */
+  technician?: string;
+  /** RMA workflow: how many raw protocol trace entries the journal keeps in full for this job. */
+  rmaTraceEntries?: number;
 }
 
 export type BatchState = 'created' | 'running' | 'paused' | 'finished' | 'cancelled' | 'interrupted';

@@ -22,6 +22,8 @@ import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.j
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
 import { SerialTransport } from './transport/serial/serial-transport.js';
 import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
+import { simBehaviourProblem } from './targets.js';
+import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep } from './rma/recover.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -119,6 +121,36 @@ export class Engine {
   // ---- batches --------------------------------------------------------------------------
 
   createBatch(input: CreateBatchInput): BatchView {
+    return this.createBatchWith(input, {});
+  }
+
+  /**
+   * RMA recovery of one serial unit (issue 4 §4): probe which path answers, identify it, flash
+   * the golden image over that path as a one-unit batch run by the technician, verify, and
+   * journal the ticket, the technician and the full raw protocol trace (shown in the report row).
+   * `onStep` sees each step as it happens. The UI and `flashline recover` both call this.
+   */
+  recover(input: RecoverRequest, onStep?: (s: RecoverStep) => void): Promise<RecoverResult> {
+    const serial = this.transports.serial;
+    if (!serial) throw new StationError('TRANSPORT_NOT_FOUND', 'the serial transport is not available on this station', { retryable: false });
+    return runRecovery(
+      {
+        journal: this.journal,
+        serial,
+        loadPackage: (file, opts) => this.loadPackage(file, opts),
+        createBatch: (batchInput, extras) => this.createBatchWith(batchInput, { operator: extras.operator, transports: { serial: extras.serial } }),
+        startBatch: (id) => this.startBatch(id),
+        waitForBatch: (id) => this.waitForBatch(id),
+        subscribe: (id, cb) => this.subscribe(id, cb),
+        getTransitions: (jobId) => this.getTransitions(jobId),
+      },
+      input,
+      onStep,
+    );
+  }
+
+  /** A batch with its own operator (an RMA technician) or transports (a recording wrapper) for this run only. */
+  private createBatchWith(input: CreateBatchInput, extras: { operator?: string; transports?: Partial<Record<TransportKind, Transport>> }): BatchView {
     const pkg = this.packages.get(input.packageId);
     if (!pkg) throw new StationError('CONFIG_INVALID', `package ${input.packageId} is not loaded`);
     if (input.units.length === 0) throw new StationError('CONFIG_INVALID', 'the plan has no units');
@@ -146,7 +178,7 @@ export class Engine {
     const batch: BatchView = {
       batchId,
       state: 'created',
-      operator: this.operator,
+      operator: extras.operator ?? this.operator,
       stationId: this.stationId,
       packageInfo: { ...pkg.info, components: pkg.info.components.filter((c) => c.component === image.info.component) },
       plan,
@@ -154,7 +186,7 @@ export class Engine {
       counts: countJobs(jobs),
     };
     this.journal.createBatch(batch, jobs);
-    this.runs.set(batchId, this.newRun(batch, jobs, image));
+    this.runs.set(batchId, this.newRun(batch, jobs, image, extras.transports));
     return batch;
   }
 
@@ -268,7 +300,7 @@ export class Engine {
     return loaded;
   }
 
-  private newRun(batch: BatchView, jobs: JobView[], image: FirmwareImage): BatchRun {
+  private newRun(batch: BatchView, jobs: JobView[], image: FirmwareImage, batchTransports: Partial<Record<TransportKind, Transport>> = {}): BatchRun {
     const plan = batch.plan;
     // Per-resource caps: a BLE adapter has connection slots, everything else is one job per port,
     // unless its transport says otherwise (e.g. a broker's download bandwidth).
@@ -286,7 +318,10 @@ export class Engine {
       journal: this.journal,
       scheduler,
       jobDeps: (job, sink) => {
-        const transport = this.transports[job.unit.transport];
+        // A sim knob this protocol's virtual device lacks fails the unit instead of acting as accept.
+        const simProblem = job.unit.transport === 'sim' ? simBehaviourProblem(job.unit) : null;
+        if (simProblem) throw new StationError('CONFIG_INVALID', simProblem, { unitId: job.unit.unitId, retryable: false });
+        const transport = batchTransports[job.unit.transport] ?? this.transports[job.unit.transport];
         if (!transport) throw new StationError('TRANSPORT_NOT_FOUND', `the ${job.unit.transport} transport is not available on this station`, { retryable: false });
         return {
           image,

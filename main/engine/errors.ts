@@ -83,6 +83,7 @@ const CATALOG = {
   LLSYNC_AUTH_NO_REPLY: { result: 'timeout', retryable: true, stage: 'connect', en: 'The BLE unit did not accept the station’s login. Check that it is the right product and not bound to a phone, then retry.', zh: '蓝牙设备未接受工位登录。请确认产品正确且未绑定到手机，然后重试。' },
   LLSYNC_AUTH_SIGNATURE: { result: 'device_error', retryable: false, stage: 'none', en: 'The BLE unit answered with a wrong signature: it is another product or its keys differ. Set it aside for an engineer.', zh: '蓝牙设备返回的签名不正确：产品不符或密钥不同。请交给工程师处理。' },
   DEVICE_REJECTED_FILE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The unit’s application rejected the firmware file. Check that the package is for this product.', zh: '设备应用程序拒绝了固件文件。请确认固件包适用于此产品。' },
+  LLSYNC_PSK_UNKNOWN: { result: 'station_error', retryable: false, stage: 'none', en: 'The BLE unit is bound and the station has no key for it. Import the units’ PSK list (llsync-ota.pskCsvPath) or unbind the unit, then retry.', zh: '蓝牙设备已绑定，工位没有它的密钥。请导入设备 PSK 列表（llsync-ota.pskCsvPath）或解除绑定后重试。' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type StationErrorCode = keyof typeof CATALOG;

@@ -8,7 +8,30 @@ import type { ProtocolId, SimBehaviour, UnitRef } from '../contract/dto.js';
 import { PROTOCOL_IDS } from '../contract/dto.js';
 import { StationError } from './errors.js';
 
-export const SIM_BEHAVIOURS: readonly SimBehaviour[] = ['accept', 'refuse_version', 'low_battery', 'crc_failure', 'crc_failure_once', 'slow_flash', 'reboot_timeout', 'brick', 'disconnect'];
+/** Behaviours every protocol's virtual device implements (DESIGN.md "Simulation"). */
+export const COMMON_SIM_BEHAVIOURS: readonly SimBehaviour[] = ['accept', 'refuse_version', 'low_battery', 'crc_failure', 'crc_failure_once', 'slow_flash', 'reboot_timeout', 'brick', 'disconnect'];
+/** Knobs only some protocols' virtual devices implement (issue 4 §2 for the QuecThing MCU). */
+export const PROTOCOL_SIM_BEHAVIOURS: Partial<Record<ProtocolId, readonly SimBehaviour[]>> = {
+  'quecthing-sota': ['read_outside', 'stop_reading', 'wrong_version', 'reannounce_old', 'garbage', 'skip_update3'],
+};
+export const SIM_BEHAVIOURS: readonly SimBehaviour[] = [...new Set([...COMMON_SIM_BEHAVIOURS, ...Object.values(PROTOCOL_SIM_BEHAVIOURS).flat()])];
+
+/** The behaviours a protocol's virtual device implements. */
+export function simBehavioursOf(protocol: ProtocolId): readonly SimBehaviour[] {
+  return [...COMMON_SIM_BEHAVIOURS, ...(PROTOCOL_SIM_BEHAVIOURS[protocol] ?? [])];
+}
+
+/**
+ * Why a sim unit cannot run as asked, or null. A knob the protocol's virtual device does not
+ * implement would otherwise act as `accept` and "pass" a fault test; the engine fails that unit.
+ */
+export function simBehaviourProblem(unit: Pick<UnitRef, 'protocol' | 'sim'>): string | null {
+  const b = unit.sim?.behaviour;
+  if (b === undefined) return null;
+  const supported = simBehavioursOf(unit.protocol);
+  if (supported.includes(b)) return null;
+  return `sim behaviour "${b}" is not implemented by the ${unit.protocol} virtual device (it implements: ${supported.join(', ')})`;
+}
 const MAX_SIM_UNITS = 2000;
 
 function isProtocol(s: string): s is ProtocolId {

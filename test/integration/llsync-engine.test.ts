@@ -22,13 +22,13 @@ afterEach(async () => {
 
 const fastRetry = { maxAttempts: 3, backoffMs: 50, backoffMaxMs: 200 };
 
-async function setup(targets: string[], opts: { imageBytes?: number; sim?: Omit<LlsyncSimOptions, 'dataDir'>; unit?: (u: UnitRef, i: number) => UnitRef; rebootTimeoutMs?: number } = {}) {
+async function setup(targets: string[], opts: { imageBytes?: number; sim?: Omit<LlsyncSimOptions, 'dataDir'>; unit?: (u: UnitRef, i: number) => UnitRef; rebootTimeoutMs?: number; llsync?: Record<string, unknown> } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-llsync-'));
   const img = path.join(dir, 'app.bin');
   fs.writeFileSync(img, buildSimImage(opts.imageBytes ?? 16 * 1024, '2.0.0'));
   const delegate = new LlsyncSimDelegate({ dataDir: dir, ...opts.sim });
   const sim = new SimTransport({ stateDir: path.join(dir, 'sim-units'), factories: simDeviceFactories, delegates: { 'llsync-ota': delegate } });
-  const engine = Engine.open({ dataDir: dir, transports: { sim }, rebootTimeoutMs: opts.rebootTimeoutMs ?? 8000, protocolOptions: { 'llsync-ota': { replyTimeoutMs: 3000 } } });
+  const engine = Engine.open({ dataDir: dir, transports: { sim }, rebootTimeoutMs: opts.rebootTimeoutMs ?? 8000, protocolOptions: { 'llsync-ota': { replyTimeoutMs: 3000, ...opts.llsync } } });
   engines.push(engine);
   const info = await engine.loadPackage(img, { version: '2.0.0' });
   const units = parseTargets(targets).map((u, i) => (opts.unit ? opts.unit(u, i) : u));
@@ -108,14 +108,18 @@ describe('llsync-ota through noble with simulated bindings', () => {
     expect(jobs[0]).toMatchObject({ state: 'failed', result: 'version_rejected', errorCode: 'DEVICE_REJECTED_VERSION', deviceCode: 'llsync:refused:3', attempts: 1 });
   });
 
-  it('never comes back after reboot: timeout in confirming', async () => {
-    const { engine, info, units } = await setup(['sim:llsync-ota:1:reboot_timeout'], { rebootTimeoutMs: 2500 });
+  it('never comes back after reboot: timeout in confirming, bounded by the reboot time the device reported (§7.7)', async () => {
+    // The engine would wait 60 s; the device said 2 s in its OTA reply, plus a 500 ms margin.
+    const { engine, info, units } = await setup(['sim:llsync-ota:1:reboot_timeout'], { rebootTimeoutMs: 60_000, sim: { device: { rebootTimeSec: 2 } }, llsync: { rebootMarginMs: 500 } });
     const { jobs } = await run(engine, info.id, units);
     const j = jobs[0]!;
     expect(j).toMatchObject({ state: 'failed', result: 'timeout', errorCode: 'REBOOT_TIMEOUT' });
     const tr = engine.getTransitions(j.jobId);
     expect(tr.at(-1)).toMatchObject({ from: 'confirming', to: 'failed' });
-  });
+    const waitedMs = Date.parse(tr.at(-1)!.at) - Date.parse(tr.find((t) => t.to === 'confirming')!.at);
+    expect(waitedMs).toBeGreaterThanOrEqual(2000);
+    expect(waitedMs).toBeLessThan(30_000); // far below the engine's 60 s: the device's value ruled
+  }, 60_000);
 
   it('hostile devices (garbled, oversized, flooding, replies for another sequence): clean per-unit errors, others pass', async () => {
     const kinds = ['garbled', 'oversized', 'flood', 'wrong-seq'] as const;

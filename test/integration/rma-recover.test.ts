@@ -50,7 +50,7 @@ describeWithTools(['socat'], 'flashline recover (RMA) over a real PTY', () => {
       at = i;
     }
     expect(r.stderr).toMatch(/application dead, only the serial bootloader answers/);
-    const out = lastJson<{ ok: boolean; protocol: string; jobId: string; versionAfter: string; sentCrc32: string; confirmedCrc32: string; traceBytes: { tx: number; rx: number } }>(r.stdout);
+    const out = lastJson<{ ok: boolean; protocol: string; jobId: string; batchId: string; versionAfter: string; sentCrc32: string; confirmedCrc32: string; traceBytes: { tx: number; rx: number } }>(r.stdout);
     expect(out).toMatchObject({ ok: true, protocol: 'ymodem', versionAfter: '2.0.0', sentCrc32: crc32Hex(image), confirmedCrc32: crc32Hex(image) });
 
     // the unit really runs the golden image now
@@ -73,6 +73,33 @@ describeWithTools(['socat'], 'flashline recover (RMA) over a real PTY', () => {
     const allTx = Buffer.from(record.trace.filter((e) => e.dir === 'tx').map((e) => e.hex).join(''), 'hex');
     expect(allTx.includes(Buffer.from(image.subarray(30 * 1024 + 10, 31 * 1024 - 10)))).toBe(true); // inside one 1K block
     expect(record.trace.some((e) => e.dir === 'rx' && e.hex === '43')).toBe(true); // the loader's C
+    // the journal's job view carries them too (what the UI and the report read)
+    expect(journal.getJob(out.jobId)).toMatchObject({ rmaTicket: 'RMA-2024-0042', technician: 'wang.li', rmaTraceEntries: record.trace.length });
+    expect(journal.getJobs(job!.batchId)).toHaveLength(1); // one unit per RMA batch
+
+    // the unit's report row: ticket, technician and where the full trace is; the chain still verifies
+    const reportRow = { rma_ticket: 'RMA-2024-0042', technician: 'wang.li', trace_ref: `journal:jobs/${out.jobId}/notes (${record.trace.length} raw trace entries)`, operator: 'wang.li', result: 'ok' };
+    const jsonFile = path.join(dir, 'rma.json');
+    const csvFile = path.join(dir, 'rma.csv');
+    const htmlFile = path.join(dir, 'rma.html');
+    for (const [format, file] of [['json', jsonFile], ['csv', csvFile], ['html', htmlFile]] as const) {
+      const rep = await runCli(['report', out.batchId, '--format', format, '--out', file, '--data-dir', dir]);
+      expect(rep.code, rep.stderr).toBe(0);
+      const ver = await runCli(['verify-report', file, '--json']);
+      expect(ver.code, ver.stdout).toBe(0);
+      expect(lastJson<{ ok: boolean; rows: number }>(ver.stdout)).toMatchObject({ ok: true, rows: 1 });
+    }
+    const report = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as { rows: Record<string, unknown>[] };
+    expect(report.rows[0]).toMatchObject(reportRow);
+    const csv = fs.readFileSync(csvFile, 'utf8');
+    expect(csv).toContain('rma_ticket,technician,trace_ref,prev_hash,row_hash');
+    expect(csv).toContain(',RMA-2024-0042,wang.li,journal:jobs/');
+    expect(fs.readFileSync(htmlFile, 'utf8')).toMatch(/RMA <b>RMA-2024-0042<\/b> · technician wang\.li/);
+    // editing the technician in the exported file breaks that row's hash
+    fs.writeFileSync(csvFile, csv.replace(',RMA-2024-0042,wang.li,', ',RMA-2024-0042,someone.else,'));
+    const tampered = await runCli(['verify-report', csvFile, '--json']);
+    expect(tampered.code).toBe(1);
+    expect(lastJson<{ errors: string[] }>(tampered.stdout).errors.join('\n')).toMatch(/row 1 .*contents changed/);
   });
 
   it('a unit with no answering path → RMA_NO_PATH, exit 2', async () => {

@@ -24,7 +24,7 @@ import {
   hostAuthSignature,
   parsePsk,
 } from '../protocol/llsync-ota/frames.js';
-import { encodeLlsyncManufacturerData } from '../protocol/llsync-ota/advertising.js';
+import { encodeLlsyncBoundManufacturerData, encodeLlsyncManufacturerData } from '../protocol/llsync-ota/advertising.js';
 import { UNKNOWN_VERSION, findAppVersion } from './app-descriptor.js';
 import type { DeviceMemory } from './device-memory.js';
 
@@ -33,6 +33,8 @@ export interface LlsyncDeviceConfig {
   deviceName: string;
   mac: string;
   pskHex: string;
+  /** §6.2 bind record: set when a host bound the unit (it then advertises "bound" with its identity). */
+  bindIdHex?: string;
   packetsPerLoop: number;
   /** Whole data write length (payload + 3), §7.2. */
   packageBytes: number;
@@ -149,7 +151,9 @@ export class LlsyncPeripheral {
   }
 
   manufacturerData(): Uint8Array {
-    return encodeLlsyncManufacturerData({ protocolVersion: 2, bindState: 'unbound', mac: this.config.mac, productId: this.config.productId });
+    const c = this.config;
+    if (c.bindIdHex !== undefined) return encodeLlsyncBoundManufacturerData({ protocolVersion: 2, productId: c.productId, deviceName: c.deviceName, bindIdHex: c.bindIdHex });
+    return encodeLlsyncManufacturerData({ protocolVersion: 2, bindState: 'unbound', mac: c.mac, productId: c.productId });
   }
 
   // ---- radio events ---------------------------------------------------------------------

@@ -48,6 +48,8 @@ export interface QuecthingMcuOptions {
   replyTimeoutMs?: number;
   /** Writing the image to flash after AT+QIOTUPDATE=3. */
   flashMs?: number;
+  /** Application init between the module answering `AT` and the version report (slow peripherals, self-test). */
+  initMs?: number;
   /** Pause between reads (slow flash). */
   readDelayMs?: number;
   disconnectAtOffset?: number;
@@ -129,6 +131,7 @@ export class VirtualQuecthingMcu implements VirtualDevice {
       atRetryMs: options.atRetryMs ?? DEFAULT_AT_RETRY_MS,
       replyTimeoutMs: options.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
       flashMs: options.flashMs ?? DEFAULT_FLASH_MS,
+      initMs: options.initMs ?? 0,
       readDelayMs: options.readDelayMs ?? 0,
       disconnectAtOffset: options.disconnectAtOffset,
       wrongVersion: options.wrongVersion,
@@ -257,10 +260,14 @@ export class VirtualQuecthingMcu implements VirtualDevice {
       if (r.final === 'OK') break;
       await this.sleep(this.o.atRetryMs, gen);
     }
+    if (this.o.initMs > 0) await this.sleep(this.o.initMs, gen);
     if (this.o.echoOff) await this.command('ATE0', gen);
     await this.command('AT+QIOTCFG="productinfo","pk_flashline","ps_secret"', gen);
     await this.command(`AT+QIOTMCUVER="${this.o.component}","${this.memory.state.version}"`, gen);
     const registered = this.waitForHeard(`+QIOTEVT: 3,${REG_OK}`, gen);
+    // A reboot during AT+QIOTREG rejects `registered` before anything awaits it: keep that
+    // rejection handled, or it becomes an unhandled rejection that takes the station down.
+    registered.catch(() => undefined);
     await this.command('AT+QIOTREG=1', gen);
     await Promise.race([registered, this.sleep(REG_WAIT_MS, gen)]);
     if (this.ota?.reading) {
@@ -419,7 +426,17 @@ export function faultOfBehaviour(b: SimBehaviour | undefined): QuecthingMcuFault
       return 'silent';
     case 'disconnect':
       return 'disconnect';
+    // The MCU's own knobs (issue 4 §2), selectable as `sim:quecthing-sota:N:<knob>`.
+    case 'read_outside':
+    case 'stop_reading':
+    case 'wrong_version':
+    case 'reannounce_old':
+    case 'garbage':
+    case 'skip_update3':
+      return b;
     default:
+      // accept, low_battery and slow_flash are options of a healthy MCU (the factory sets them);
+      // the engine refuses knobs this device does not implement before it gets here.
       return 'none';
   }
 }

@@ -185,13 +185,15 @@ export class JobRunner {
       await session.activate(signal);
 
       this.move('confirming');
+      // The device's own reboot time bounds the wait when it reports one (llsync-ota.md §7.7).
+      const confirmMs = session.confirmTimeoutMs ?? this.deps.rebootTimeoutMs ?? 60_000;
       let confirmLink = link;
       if (driver.reconnectForConfirm) {
         await link.close();
-        confirmLink = await this.reopenAfterReboot(signal);
+        confirmLink = await this.reopenAfterReboot(signal, confirmMs);
         link = confirmLink;
       }
-      const version = await withDeadline(session.confirm(confirmLink, signal), this.deps.rebootTimeoutMs ?? 60_000, 'REBOOT_TIMEOUT', 'waiting for the unit to come back');
+      const version = await withDeadline(session.confirm(confirmLink, signal), confirmMs, 'REBOOT_TIMEOUT', 'waiting for the unit to come back');
       if (version !== undefined) {
         job.versionAfter = version;
         if (version !== image.info.version) {
@@ -239,8 +241,8 @@ export class JobRunner {
     return null;
   }
 
-  private async reopenAfterReboot(signal: AbortSignal): Promise<Link> {
-    const deadline = this.deps.clock.now() + (this.deps.rebootTimeoutMs ?? 60_000);
+  private async reopenAfterReboot(signal: AbortSignal, timeoutMs: number): Promise<Link> {
+    const deadline = this.deps.clock.now() + timeoutMs;
     let last: unknown;
     while (this.deps.clock.now() < deadline) {
       try {

@@ -85,6 +85,13 @@ interface JobRow {
   resumable: number;
 }
 
+/** A job row as read: the RMA columns come from JOB_SELECT, never written by upsertJob. */
+interface JobReadRow extends JobRow {
+  rma_ticket?: string | null;
+  rma_technician?: string | null;
+  rma_trace_entries?: number | null;
+}
+
 interface TransitionRow {
   job_id: string;
   seq: number;
@@ -115,6 +122,16 @@ const JOB_COLUMNS = [
   'started_at', 'ended_at', 'resumable',
 ] as const satisfies readonly (keyof JobRow)[];
 
+/**
+ * Every read of a job goes through this: the RMA ticket, and the technician and trace length
+ * taken out of the notes JSON by SQLite, so listing jobs never ships a unit's full raw trace to JS.
+ * json_valid guards rows whose notes are not JSON (json_extract would raise on them).
+ */
+const JOB_SELECT = `SELECT ${JOB_COLUMNS.map((c) => 'jobs.' + c).join(', ')}, jobs.rma_ticket,
+  CASE WHEN json_valid(jobs.notes) THEN json_extract(jobs.notes, '$.technician') END AS rma_technician,
+  CASE WHEN json_valid(jobs.notes) THEN json_array_length(jobs.notes, '$.trace') END AS rma_trace_entries
+  FROM jobs`;
+
 const UPSERT_JOB_SQL = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
   VALUES (${JOB_COLUMNS.map((c) => '@' + c).join(', ')})
   ON CONFLICT (id) DO UPDATE SET ${JOB_COLUMNS.filter((c) => c !== 'id')
@@ -126,8 +143,8 @@ export class Journal {
   private readonly nextSeq: Database.Statement<[string], { seq: number }>;
   private readonly insertTransition: Database.Statement<TransitionRow>;
   private readonly updateProgress: Database.Statement<[number, number | null, string]>;
-  private readonly selectJob: Database.Statement<[string], JobRow>;
-  private readonly selectJobs: Database.Statement<[string], JobRow>;
+  private readonly selectJob: Database.Statement<[string], JobReadRow>;
+  private readonly selectJobs: Database.Statement<[string], JobReadRow>;
   private readonly selectCounts: Database.Statement<[string], { state: string; n: number }>;
   private readonly transitionTx: (job: JobView, from: JobState, at: string) => number;
 
@@ -143,8 +160,8 @@ export class Journal {
     this.updateProgress = db.prepare<[number, number | null, string]>(
       'UPDATE jobs SET progress_bytes = ?, rate_bps = COALESCE(?, rate_bps) WHERE id = ?',
     );
-    this.selectJob = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE id = ?');
-    this.selectJobs = db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE batch_id = ? ORDER BY rowid');
+    this.selectJob = db.prepare<[string], JobReadRow>(`${JOB_SELECT} WHERE jobs.id = ?`);
+    this.selectJobs = db.prepare<[string], JobReadRow>(`${JOB_SELECT} WHERE jobs.batch_id = ? ORDER BY jobs.rowid`);
     this.selectCounts = db.prepare<[string], { state: string; n: number }>(
       'SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state',
     );
@@ -339,17 +356,17 @@ export class Journal {
 
   /** Jobs recorded under an RMA ticket, newest first. */
   jobsByTicket(ticket: string): JobView[] {
-    return this.db.prepare<[string], JobRow>('SELECT * FROM jobs WHERE rma_ticket = ? ORDER BY rowid DESC').all(ticket).map(jobFromRow);
+    return this.db.prepare<[string], JobReadRow>(`${JOB_SELECT} WHERE jobs.rma_ticket = ? ORDER BY jobs.rowid DESC`).all(ticket).map(jobFromRow);
   }
 
   /** Substring match on serial number, address (port path, BLE MAC/id) or unit id; newest first. */
   searchJobs(q: string, limit = 200): JobView[] {
     const pattern = `%${q.replace(/[\\%_]/g, (c) => '\\' + c)}%`;
     return this.db
-      .prepare<[string, string, string, number], JobRow>(
-        `SELECT * FROM jobs
-         WHERE serial_number LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\' OR unit_id LIKE ? ESCAPE '\\'
-         ORDER BY rowid DESC LIMIT ?`,
+      .prepare<[string, string, string, number], JobReadRow>(
+        `${JOB_SELECT}
+         WHERE jobs.serial_number LIKE ? ESCAPE '\\' OR jobs.address LIKE ? ESCAPE '\\' OR jobs.unit_id LIKE ? ESCAPE '\\'
+         ORDER BY jobs.rowid DESC LIMIT ?`,
       )
       .all(pattern, pattern, pattern, limit)
       .map(jobFromRow);
@@ -478,7 +495,7 @@ function jobToParams(job: JobView): JobRow {
 }
 
 /** NULL columns become absent keys, never `null`, so a JobView round-trips exactly. */
-function jobFromRow(r: JobRow): JobView {
+function jobFromRow(r: JobReadRow): JobView {
   const job: JobView = {
     jobId: r.id,
     batchId: r.batch_id,
@@ -500,6 +517,9 @@ function jobFromRow(r: JobRow): JobView {
   if (r.started_at !== null) job.startedAt = r.started_at;
   if (r.ended_at !== null) job.endedAt = r.ended_at;
   if (r.rate_bps !== null) job.rateBytesPerSec = r.rate_bps;
+  if (r.rma_ticket) job.rmaTicket = r.rma_ticket;
+  if (typeof r.rma_technician === 'string' && r.rma_technician) job.technician = r.rma_technician;
+  if (typeof r.rma_trace_entries === 'number') job.rmaTraceEntries = r.rma_trace_entries;
   return job;
 }
 

@@ -43,6 +43,8 @@ export interface ProtocolSession {
   activate(signal: AbortSignal): Promise<void>;
   /** After reboot: read the version back (on a fresh link when the driver needs a reconnect). */
   confirm(link: Link, signal: AbortSignal): Promise<string | undefined>;
+  /** How long the unit may take to come back and confirm, when the device said so (e.g. LLSync reboot time); else the engine's rebootTimeoutMs. */
+  readonly confirmTimeoutMs?: number;
 }
 
 export interface ProtocolDriver {

@@ -17,7 +17,7 @@ const LABELS = {
     skipped: 'Skipped', cancelled: 'Cancelled', interrupted: 'Interrupted', unfinished: 'Unfinished', results: 'Results',
     integrity: 'Integrity', unit: 'Unit', address: 'Address', link: 'Transport / protocol', version: 'Version before → after (target)',
     size: 'Size (bytes)', crc32: 'CRC32 sent / confirmed', md5: 'MD5 sent / confirmed', result: 'Result', code: 'Code',
-    message: 'What to do', attempts: 'Tries', start: 'Start', rowHash: 'Row hash',
+    message: 'What to do', attempts: 'Tries', start: 'Start', rowHash: 'Row hash', technician: 'technician', trace: 'full raw trace',
     signed: (rows: number, head: string, key: string) => `SHA-256 hash chain over ${rows} rows (head ${head}), signed with station key ${key} (Ed25519).`,
     chainOnly: (rows: number, head: string) => `SHA-256 hash chain over ${rows} rows (head ${head}). Chain-only: not signed, so an edited row is detected but a rewrite of the whole file is not.`,
     authoritative: 'The data embedded in this file is authoritative; verify it with “flashline verify-report”.',
@@ -29,7 +29,7 @@ const LABELS = {
     interrupted: '中断', unfinished: '未完成', results: '结果', integrity: '完整性', unit: '设备', address: '地址',
     link: '传输 / 协议', version: '版本 升级前 → 升级后（目标）', size: '大小（字节）', crc32: 'CRC32 发送 / 设备确认',
     md5: 'MD5 发送 / 设备确认', result: '结果', code: '代码', message: '处理建议', attempts: '次数', start: '开始',
-    rowHash: '行哈希',
+    rowHash: '行哈希', technician: '技术员', trace: '完整原始协议日志',
     signed: (rows: number, head: string, key: string) => `SHA-256 哈希链覆盖 ${rows} 行（链头 ${head}），已用工位密钥 ${key}（Ed25519）签名。`,
     chainOnly: (rows: number, head: string) => `SHA-256 哈希链覆盖 ${rows} 行（链头 ${head}）。仅哈希链、未签名：可发现单行被改动，但无法发现整份文件被重写。`,
     authoritative: '以本文件内嵌的数据为准；请用 “flashline verify-report” 校验。',
@@ -47,7 +47,7 @@ dl.meta dt{color:#57606a}dl.meta dd{margin:0;word-break:break-all}
 table{border-collapse:collapse;width:100%;font-size:12px}th,td{border:1px solid #d0d7de;padding:3px 5px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}tr.passed td.res{color:#1a7f37;font-weight:600}tr.failed td.res{color:#cf222e;font-weight:600}
 .mono{font-family:ui-monospace,Consolas,monospace;font-size:11px;word-break:break-all}.alt{color:#57606a;font-size:11px}
-.mark{font-weight:700}.match{color:#1a7f37}.mismatch{color:#cf222e}.unconfirmed{color:#9a6700}
+.rma{margin-top:2px;color:#8250df}.mark{font-weight:700}.match{color:#1a7f37}.mismatch{color:#cf222e}.unconfirmed{color:#9a6700}
 @page{size:A4 landscape;margin:10mm}
 @media print{body{margin:0;font-size:11px}thead{display:table-header-group}tr{break-inside:avoid}*{print-color-adjust:exact;-webkit-print-color-adjust:exact}}
 `;
@@ -73,11 +73,21 @@ function formatMs(ms: number | null): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+/** An RMA job's ticket, technician and where its full raw trace is kept (issue 4 §4). */
+function rmaHtml(r: SealedRow, lang: Lang): string {
+  if (!r.rma_ticket) return '';
+  const L = LABELS[lang];
+  return (
+    `<div class="rma">RMA <b>${escapeHtml(r.rma_ticket)}</b>${r.technician ? ` · ${escapeHtml(L.technician)} ${escapeHtml(r.technician)}` : ''}</div>` +
+    (r.trace_ref ? `<div class="alt">${escapeHtml(L.trace)}: <span class="mono">${escapeHtml(r.trace_ref)}</span></div>` : '')
+  );
+}
+
 function rowHtml(r: SealedRow, lang: Lang): string {
   const [msg, alt] = lang === 'zh-CN' ? [r.message_zh, r.message_en] : [r.message_en, r.message_zh];
   const unit = [r.serial_number && `<b>${escapeHtml(r.serial_number)}</b>`, r.unit_name && escapeHtml(r.unit_name), `<span class="mono">${escapeHtml(r.unit_id)}</span>`]
     .filter(Boolean)
-    .join('<br>');
+    .join('<br>') + rmaHtml(r, lang);
   return (
     `<tr class="${escapeHtml(r.state)}">` +
     `<td>${escapeHtml(r.row)}</td><td>${unit}</td><td class="mono">${escapeHtml(r.address)}</td>` +

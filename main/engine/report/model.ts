@@ -45,6 +45,11 @@ export interface ReportRow {
   station_id: string;
   operator: string;
   batch_id: string;
+  /** RMA workflow (issue 4 §4): empty for a production job. */
+  rma_ticket: string;
+  technician: string;
+  /** Where the full raw protocol trace of an RMA job is kept (the journal), with its size. */
+  trace_ref: string;
 }
 
 export interface SealedRow extends ReportRow {
@@ -101,7 +106,7 @@ export const ROW_FIELDS = [
   'component', 'target_version', 'version_before', 'version_after', 'size_bytes', 'sent_crc32',
   'confirmed_crc32', 'crc32_verdict', 'sent_md5', 'confirmed_md5', 'md5_verdict', 'state', 'result',
   'error_code', 'device_code', 'message_en', 'message_zh', 'detail', 'attempts', 'started_at',
-  'ended_at', 'duration_ms', 'station_id', 'operator', 'batch_id',
+  'ended_at', 'duration_ms', 'station_id', 'operator', 'batch_id', 'rma_ticket', 'technician', 'trace_ref',
 ] as const satisfies readonly (keyof ReportRow)[];
 
 export const CHAIN_FIELDS = ['prev_hash', 'row_hash'] as const satisfies readonly (keyof SealedRow)[];

@@ -54,6 +54,9 @@ export function buildReport(batch: BatchView, jobs: JobView[], opts: BuildReport
     station_id: batch.stationId,
     operator: batch.operator,
     batch_id: batch.batchId,
+    rma_ticket: job.rmaTicket ?? '',
+    technician: job.rmaTicket ? (job.technician ?? '') : '',
+    trace_ref: job.rmaTicket ? rmaTraceRef(job) : '',
   }));
 
   const counts = countRows(rows);
@@ -102,6 +105,11 @@ function operatorMessage(job: JobView, lang: Lang): string {
   const byCode = job.errorCode ? operatorText(job.errorCode, lang) : '';
   if (byCode) return byCode;
   return job.result ? RESULT_TEXT[job.result][lang] : '';
+}
+
+/** A pointer QA can follow: the journal row that holds the RMA job's complete raw trace. */
+export function rmaTraceRef(job: Pick<JobView, 'jobId' | 'rmaTraceEntries'>): string {
+  return `journal:jobs/${job.jobId}/notes (${job.rmaTraceEntries ?? 0} raw trace entries)`;
 }
 
 function durationMs(start?: string, end?: string): number | null {

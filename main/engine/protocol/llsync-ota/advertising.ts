@@ -8,6 +8,7 @@ import { TENCENT_COMPANY_ID, type Decoded } from './frames.js';
 export type BindState = 'unbound' | 'waiting' | 'bound' | 'reserved';
 const BIND_STATES: readonly BindState[] = ['unbound', 'waiting', 'bound', 'reserved'];
 const ADV_BODY_BYTES = 17;
+const BIND_STATE_BOUND = 2;
 
 export type LlsyncAdvertisement =
   | { bindState: 'unbound' | 'waiting' | 'reserved'; protocolVersion: number; mac: string; productId: string }
@@ -35,6 +36,13 @@ export function encodeLlsyncManufacturerData(opts: { protocolVersion: number; bi
   const mac = opts.mac.split(':').map((h) => parseInt(h, 16));
   const pid = new TextEncoder().encode(opts.productId.padEnd(10, ' ').slice(0, 10));
   return Uint8Array.of(TENCENT_COMPANY_ID & 0xff, TENCENT_COMPANY_ID >> 8, (opts.protocolVersion << 4) | (opts.bindState === 'waiting' ? 1 : 0), ...mac, ...pid);
+}
+
+/** What a bound device advertises (§2, §6.2): device identity and the host's bind id instead of MAC + product. */
+export function encodeLlsyncBoundManufacturerData(opts: { protocolVersion: number; productId: string; deviceName: string; bindIdHex: string }): Uint8Array {
+  const identity = Buffer.from(llsyncDeviceIdentity(opts.productId, opts.deviceName), 'hex');
+  const bindId = Buffer.from(opts.bindIdHex.padStart(16, '0').slice(-16), 'hex');
+  return Uint8Array.of(TENCENT_COMPANY_ID & 0xff, TENCENT_COMPANY_ID >> 8, (opts.protocolVersion << 4) | BIND_STATE_BOUND, ...identity, ...bindId);
 }
 
 /** §2: device identity = MD5(productId ‖ deviceName), first 8 bytes XOR last 8. */

@@ -38,8 +38,8 @@ import {
   type DeviceEvent,
   type OtaGrant,
 } from './frames.js';
-import { pskFor, resolveLlsyncOptions, type LlsyncOptions } from './options.js';
-import { decodeLlsyncManufacturerData } from './advertising.js';
+import { resolveLlsyncOptions, unitPskFor, type LlsyncOptions } from './options.js';
+import { decodeLlsyncManufacturerData, llsyncDeviceIdentity, type LlsyncAdvertisement } from './advertising.js';
 
 /** §7.2 refusal reasons. */
 const REFUSE_LOW_BATTERY = 2;
@@ -165,8 +165,7 @@ export class LlsyncSession implements ProtocolSession {
 
   /** §6.1: sign the timestamp, check the device's signature, "connection succeeded", read 0x08. */
   private async authenticate(signal: AbortSignal): Promise<string> {
-    const unit = this.ctx.unit;
-    const pskHex = pskFor(this.opts, [unit.unitId, unit.address, unit.serialNumber, unit.name, this.deviceName]);
+    const { pskHex, fromUnitList } = this.pskForUnit();
     const psk = parsePsk(pskHex);
     if (!psk.ok) throw new StationError('CONFIG_INVALID', psk.error);
     const ts = this.opts.unixTimeSec() >>> 0;
@@ -177,7 +176,13 @@ export class LlsyncSession implements ProtocolSession {
       sigEv = await this.inbox.wait([EV_CONN_SIGNATURE], this.opts.replyTimeoutMs, 'connection signature', signal);
     } catch (e) {
       // §6: a wrong signature gets no answer at all, only this timeout.
-      if (e instanceof StationError && e.code === 'PROTOCOL_TIMEOUT') throw new StationError('LLSYNC_AUTH_NO_REPLY', `${e.message} (local PSK ${pskHex === '00000000' ? 'zeros' : 'from the profile'})`);
+      if (e instanceof StationError && e.code === 'PROTOCOL_TIMEOUT') {
+        // §6.2: a bound unit has the PSK its binder chose; retrying the profile's key cannot help.
+        if (!fromUnitList && this.advertisement()?.bindState === 'bound') {
+          throw new StationError('LLSYNC_PSK_UNKNOWN', `${e.message}: the unit advertises "bound" and no per-unit PSK matches it (unit ${this.ctx.unit.unitId}, address ${this.ctx.unit.address})`);
+        }
+        throw new StationError('LLSYNC_AUTH_NO_REPLY', `${e.message} (local PSK ${fromUnitList ? 'from the per-unit list' : pskHex === '00000000' ? 'zeros' : 'from the profile'})`);
+      }
       throw e;
     }
     const sig = parseConnSignature(sigEv.value);
@@ -200,11 +205,34 @@ export class LlsyncSession implements ProtocolSession {
     return info.value.version;
   }
 
-  private advertisedProductId(): string | null {
+  private advertisement(): LlsyncAdvertisement | null {
     const md = this.link.manufacturerData;
     if (!md) return null;
     const adv = decodeLlsyncManufacturerData(md);
-    return adv.ok && 'productId' in adv.value ? adv.value.productId : null;
+    return adv.ok ? adv.value : null;
+  }
+
+  private advertisedProductId(): string | null {
+    const adv = this.advertisement();
+    return adv && 'productId' in adv ? adv.productId : null;
+  }
+
+  /**
+   * §6.1/§6.2: a per-unit PSK (settings or CSV) keyed by unit id, address/MAC, serial number,
+   * name, device name, or — for a bound unit, which advertises only its identity — the advertised
+   * device identity or a device name whose identity (with the profile's product id) matches it.
+   */
+  private pskForUnit(): { pskHex: string; fromUnitList: boolean } {
+    const unit = this.ctx.unit;
+    const adv = this.advertisement();
+    const keys = [unit.unitId, unit.address, unit.serialNumber, unit.name, this.deviceName];
+    if (adv?.bindState === 'bound') {
+      keys.push(adv.deviceIdentity);
+      const productId = this.opts.productId;
+      if (productId) keys.push(Object.keys(this.opts.pskByUnit).find((name) => llsyncDeviceIdentity(productId, name) === adv.deviceIdentity));
+    }
+    const fromList = unitPskFor(this.opts, keys);
+    return fromList ? { pskHex: fromList, fromUnitList: true } : { pskHex: this.opts.localPsk, fromUnitList: false };
   }
 
   /** §5: answer the device's MTU sync (traces: `09 0000` right after `0c`). */
@@ -312,10 +340,13 @@ export class LlsyncSession implements ProtocolSession {
         rounds = 0;
         continue;
       }
-      // Retransmission request (§7.4 go-back-N): resume from the device's expected seq.
-      rounds += 1;
+      // Retransmission request (§7.4 go-back-N): resume from the device's expected seq. Only
+      // §7.4 counts every retransmission request of a loop; a product profile may count only
+      // requests that gained nothing (a slow flash loses packets at every page write).
+      const progressed = reply.receivedBytes > this.ackedBytes;
+      rounds = this.opts.retransmitRoundsCount === 'no-progress' && progressed ? 1 : rounds + 1;
       if (rounds > this.opts.maxRetransmitRounds) {
-        throw new StationError('PROTOCOL_TOO_MANY_RETRIES', `${rounds - 1} retransmission rounds without progress at ${reply.receivedBytes} bytes`, { ackedBytes: this.ackedBytes });
+        throw new StationError('PROTOCOL_TOO_MANY_RETRIES', `${rounds - 1} retransmission rounds (${this.opts.retransmitRoundsCount === 'any' ? 'in this loop' : 'without progress'}) at ${reply.receivedBytes} bytes`, { ackedBytes: this.ackedBytes });
       }
       if (reply.nextSeq >= N) {
         loopStart = reply.receivedBytes;
@@ -386,6 +417,15 @@ export class LlsyncSession implements ProtocolSession {
         resolve();
       }
     });
+  }
+
+  /**
+   * §7.7: reconnect within the reboot time the device gave in its OTA reply, plus a margin for its
+   * flash CRC and boot (§14). Undefined before a grant or when the device reports 0: the engine's default.
+   */
+  get confirmTimeoutMs(): number | undefined {
+    const sec = this.grant?.rebootTimeSec ?? 0;
+    return sec > 0 ? sec * 1000 + this.opts.rebootMarginMs : undefined;
   }
 
   /** §7.7: on the new link, authenticate again and read the version from 0x08. */

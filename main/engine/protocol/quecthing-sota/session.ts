@@ -51,6 +51,8 @@ const STATE_READY = 8;
 const STATE_INITIALISED = 1;
 /** Noise lines logged per session before the log goes quiet (boot noise can be endless). */
 const MAX_NOISE_LOGS = 5;
+/** Past the update window, so this session's own SOTA_UPDATE_TIMEOUT (and its 10706) fires before the runner's cut. */
+const CONFIRM_MARGIN_MS = 5000;
 
 interface Verdict {
   ok: boolean;
@@ -180,6 +182,15 @@ export class QuecthingSotaSession implements ProtocolSession {
     await this.guard(signal, async () => {
       if (!(await this.waitFor(() => this.trafficAfterUpdate || this.verdict !== null, () => this.updateDeadline(), signal))) this.updateTimeout();
     });
+  }
+
+  /**
+   * §4/§6: the MCU has the whole update window from 10704 (20 min by default) to flash, reboot and
+   * report; the engine's generic reboot timeout must not cut it short. Read by the runner after
+   * activate(); before 10704 (no =3 sent) the window starts now.
+   */
+  get confirmTimeoutMs(): number {
+    return Math.max(0, this.updateDeadline() - this.ctx.clock.now()) + CONFIRM_MARGIN_MS;
   }
 
   /** "confirming = the version report → 10705/10706"; returns the version the MCU reported. */

@@ -3,6 +3,7 @@
  * the real @abandonware/noble library (`with-bindings`) and the station's real BleTransport.
  * Owns the virtual units' creation and memory; adds no protocol logic and no shortcuts.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { UnitRef } from '../../../contract/dto.js';
@@ -67,7 +68,7 @@ export class LlsyncSimDelegate implements Transport {
     let d = this.devices.get(unit.unitId);
     if (d) return d;
     const sim = unit.sim ?? { behaviour: 'accept' as const, initialVersion: '1.0.0' };
-    const dir = this.opts.dataDir ? path.join(this.opts.dataDir, 'sim-units', unit.unitId.replace(/[^A-Za-z0-9._-]/g, '_')) : undefined;
+    const dir = this.opts.dataDir ? simUnitDir(this.opts.dataDir, unit.unitId) : undefined;
     const memory = new DeviceMemory({ version: sim.initialVersion, serialNumber: sim.serialNumber ?? unit.serialNumber ?? unit.unitId }, FLASH_BYTES, dir);
     const mac = simMacFor(unit);
     const n = /(\d+)$/.exec(unit.unitId)?.[1] ?? '0';
@@ -81,6 +82,8 @@ export class LlsyncSimDelegate implements Transport {
       ...this.opts.device,
       ...this.opts.deviceFor?.(unit),
     };
+    const bind = dir ? readBindRecord(dir) : null;
+    if (bind) Object.assign(config, { pskHex: bind.localPsk, bindIdHex: bind.bindId });
     d = new LlsyncPeripheral(config, memory);
     this.bindings.addPeripheral(d, { link: { ...this.opts.link, ...(sim.link?.lossRate !== undefined ? { lossRate: sim.link.lossRate } : {}) } });
     this.devices.set(unit.unitId, d);
@@ -98,6 +101,36 @@ export class LlsyncSimDelegate implements Transport {
     for (const d of this.devices.values()) d.memory.close();
     this.devices.clear();
   }
+}
+
+/**
+ * A virtual unit's bind record (§6.2: local PSK + bind id, kept in the device's flash): the file
+ * `llsync-bind.json` in its memory folder, `{ "localPsk": "8 hex", "bindId": "16 hex" }`.
+ * Absent = never bound (erased record, zero PSK, §6.1).
+ */
+export const BIND_RECORD_FILE = 'llsync-bind.json';
+
+export function readBindRecord(dir: string): { localPsk: string; bindId: string } | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(path.join(dir, BIND_RECORD_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+  const r = raw as { localPsk?: unknown; bindId?: unknown };
+  if (typeof r.localPsk !== 'string' || !/^[0-9a-fA-F]{8}$/.test(r.localPsk)) return null;
+  const bindId = typeof r.bindId === 'string' && /^[0-9a-fA-F]{16}$/.test(r.bindId) ? r.bindId : '0000000000000000';
+  return { localPsk: r.localPsk, bindId };
+}
+
+export function writeBindRecord(dir: string, rec: { localPsk: string; bindId: string }): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, BIND_RECORD_FILE), JSON.stringify(rec));
+}
+
+/** The folder that holds a sim unit's memory under a data dir. */
+export function simUnitDir(dataDir: string, unitId: string): string {
+  return path.join(dataDir, 'sim-units', unitId.replace(/[^A-Za-z0-9._-]/g, '_'));
 }
 
 function fnv(s: string): number {
