@@ -16,9 +16,19 @@ export const PROTOCOL_SIM_BEHAVIOURS: Partial<Record<ProtocolId, readonly SimBeh
 };
 export const SIM_BEHAVIOURS: readonly SimBehaviour[] = [...new Set([...COMMON_SIM_BEHAVIOURS, ...Object.values(PROTOCOL_SIM_BEHAVIOURS).flat()])];
 
+/**
+ * Common knobs a protocol's virtual device does not have: the MQTT device SDKs never refuse a
+ * pushed version or report a battery, and a networked unit has no bootloader-only mode.
+ */
+const UNSUPPORTED_SIM_BEHAVIOURS: Partial<Record<ProtocolId, readonly SimBehaviour[]>> = {
+  'mqtt-ota-tencent': ['refuse_version', 'low_battery', 'brick'],
+  'mqtt-ota-aliyun': ['refuse_version', 'low_battery', 'brick'],
+};
+
 /** The behaviours a protocol's virtual device implements. */
 export function simBehavioursOf(protocol: ProtocolId): readonly SimBehaviour[] {
-  return [...COMMON_SIM_BEHAVIOURS, ...(PROTOCOL_SIM_BEHAVIOURS[protocol] ?? [])];
+  const missing = UNSUPPORTED_SIM_BEHAVIOURS[protocol] ?? [];
+  return [...COMMON_SIM_BEHAVIOURS.filter((b) => !missing.includes(b)), ...(PROTOCOL_SIM_BEHAVIOURS[protocol] ?? [])];
 }
 
 /**

@@ -41,3 +41,13 @@ describe('target syntax', () => {
     expect(() => parseTargets(['serial:/dev/a:ymodem', 'serial:/dev/a@9600:ymodem'])).toThrow(/twice/);
   });
 });
+
+describe('sim behaviours per protocol', () => {
+  it('a knob the virtual device does not implement is a problem, not a silent accept', async () => {
+    const { simBehaviourProblem } = await import('../../main/engine/targets.js');
+    expect(simBehaviourProblem({ protocol: 'mqtt-ota-tencent', sim: { behaviour: 'refuse_version', initialVersion: '1.0.0' } })).toMatch(/not implemented by the mqtt-ota-tencent virtual device/);
+    expect(simBehaviourProblem({ protocol: 'mqtt-ota-aliyun', sim: { behaviour: 'disconnect', initialVersion: '1.0.0' } })).toBeNull();
+    expect(simBehaviourProblem({ protocol: 'ymodem', sim: { behaviour: 'brick', initialVersion: '1.0.0' } })).toBeNull();
+    expect(simBehaviourProblem({ protocol: 'ymodem', sim: { behaviour: 'garbage', initialVersion: '1.0.0' } })).toMatch(/not implemented/);
+  });
+});
