@@ -4,7 +4,24 @@ import type { Lang } from '../../main/contract/dto.js';
 import { useStationStore } from '../stores/station.js';
 import { MESSAGES } from './messages.js';
 
-export function translate(lang: Lang, key: string, params: Record<string, string | number> = {}): string {
+// Lookups without parameters are cached: every visible grid tile asks for its labels on each
+// update (500 units × 10 updates/s, see test/bench/grid.bench.ts), and the tables never change.
+const plainCache = new Map<string, string>();
+
+export function translate(lang: Lang, key: string, params?: Record<string, string | number>): string {
+  if (!params) {
+    const cacheKey = `${lang}\u0000${key}`;
+    let text = plainCache.get(cacheKey);
+    if (text === undefined) {
+      text = lookUp(lang, key, {});
+      plainCache.set(cacheKey, text);
+    }
+    return text;
+  }
+  return lookUp(lang, key, params);
+}
+
+function lookUp(lang: Lang, key: string, params: Record<string, string | number>): string {
   const look = (tree: unknown): string | undefined => {
     let node: unknown = tree;
     for (const part of key.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined;
