@@ -3,16 +3,10 @@
  * electron-store (which wraps the same `conf`) in the desktop app, so both read the same file.
  */
 import Conf from 'conf';
-import type { Lang } from '../../contract/dto.js';
+import type { StationSettingsView } from '../../contract/ipc.js';
 
-export interface StationSettings {
-  stationId: string;
-  operator: string;
-  language: Lang;
-  bleAdapterLimit: number;
-  globalConcurrency: number;
-  serveport: number;
-}
+/** The settings the UI shows and edits are exactly what is stored. */
+export type StationSettings = StationSettingsView;
 
 export const SETTINGS_SCHEMA = {
   stationId: { type: 'string', minLength: 1, maxLength: 64, default: 'station-1' },
