@@ -9,6 +9,7 @@ const METHODS = [
   'stationInfo', 'errorTexts', 'importPackage', 'listPackages', 'resolveTargets', 'scanUnits',
   'createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob',
   'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
+  'recoverUnit', 'rmaStatus', 'listRmaJobs', 'rmaDetail',
 ];
 const PREFIX = 'station:';
 const BATCH_EVENT = 'station:batch-event';

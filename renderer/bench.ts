@@ -160,6 +160,10 @@ function createBenchBridge(onSubscribe: (fn: (e: BatchEvent) => void) => void): 
     exportReport: () => ok({ fileName: 'x', mime: 'text/plain', content: '' }),
     getSettings: () => ok(settings),
     setSettings: () => ok(settings),
+    recoverUnit: () => refuse(),
+    rmaStatus: () => refuse(),
+    listRmaJobs: () => ok([]),
+    rmaDetail: () => refuse(),
     onBatchEvent(_batchId, fn) {
       onSubscribe(fn);
       return () => undefined;

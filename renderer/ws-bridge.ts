@@ -10,6 +10,7 @@ const METHODS: { [M in StationMethod]: true } = {
   stationInfo: true, errorTexts: true, importPackage: true, listPackages: true, resolveTargets: true, scanUnits: true,
   createBatch: true, startBatch: true, pauseBatch: true, resumeBatch: true, cancelBatch: true, cancelJob: true, retryJob: true,
   listBatches: true, getBatch: true, jobDetail: true, searchJobs: true, exportReport: true, getSettings: true, setSettings: true,
+  recoverUnit: true, rmaStatus: true, listRmaJobs: true, rmaDetail: true,
 };
 const RECONNECT_MS = 1000;
 

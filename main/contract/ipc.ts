@@ -54,6 +54,66 @@ export interface PlanInput {
   plan?: Partial<Omit<Plan, 'packageId' | 'units'>>;
 }
 
+/** The RMA form (issue 4 §4): one unit on one serial port, a package already imported as the golden image. */
+export interface RmaRequest {
+  /** Serial port path; typed by the technician or picked from the scan (PTYs are never listed). */
+  port: string;
+  baudRate?: number;
+  packageId: string;
+  /** Required: the RMA ticket number every record of this recovery is filed under. */
+  ticket: string;
+  technician: string;
+  /** Skip the probe and speak this protocol (per-port override). */
+  protocol?: ProtocolId;
+}
+
+export type RmaStepName = 'probe' | 'identify' | 'flash' | 'verify' | 'journal';
+
+export interface RmaStepView {
+  seq: number;
+  /** ms since the recovery started. */
+  atMs: number;
+  step: RmaStepName;
+  status: 'start' | 'progress' | 'ok' | 'failed';
+  text: string;
+}
+
+export interface RmaRunView {
+  recoveryId: string;
+  ticket: string;
+  technician: string;
+  port: string;
+  packageId: string;
+  state: 'running' | 'passed' | 'failed';
+  steps: RmaStepView[];
+  /** Known once the flash step has created the one-unit batch. */
+  batchId?: string;
+  jobId?: string;
+  probe?: { protocol: ProtocolId | null; evidence: string; version?: string; bootloaderOnly?: boolean };
+  /** The journaled job at the end (result code, versions, hashes). */
+  job?: JobView;
+  /** Why it failed before or outside the job (e.g. RMA_NO_PATH). */
+  error?: ErrorView;
+}
+
+export interface RmaTraceEntryView {
+  tMs: number;
+  dir: 'tx' | 'rx' | 'note';
+  hex?: string;
+  text?: string;
+}
+
+export interface RmaDetailView {
+  job: JobView;
+  ticket: string;
+  technician: string;
+  probe: { protocol: ProtocolId | null; evidence: string; version?: string; bootloaderOnly?: boolean } | null;
+  /** Every byte of every link the recovery opened, in order. */
+  rawTrace: RmaTraceEntryView[];
+  /** The unit's row of the batch report (hash-chained), as QA exports it. */
+  reportRow: Record<string, unknown>;
+}
+
 /** method name → request and response. The IPC channel is `station:` + the method name. */
 export interface StationMethods {
   stationInfo: { req: Record<string, never>; res: StationInfo };
@@ -76,6 +136,13 @@ export interface StationMethods {
   exportReport: { req: { batchId: string; format: ReportFormat; lang?: Lang }; res: ExportedReport };
   getSettings: { req: Record<string, never>; res: StationSettingsView };
   setSettings: { req: Partial<StationSettingsView>; res: StationSettingsView };
+  /** Starts an RMA recovery and answers at once (state `running`); follow it with `rmaStatus` and, once it has a batchId, the batch events. */
+  recoverUnit: { req: RmaRequest; res: RmaRunView };
+  rmaStatus: { req: { recoveryId: string }; res: RmaRunView };
+  /** Past RMA jobs, newest first: exact ticket plus tickets containing the text; all recent ones without a ticket. */
+  listRmaJobs: { req: { ticket?: string }; res: JobView[] };
+  /** What the journal keeps for one RMA job: ticket, technician, probe, the full raw trace and the report row. */
+  rmaDetail: { req: { jobId: string }; res: RmaDetailView };
 }
 
 export type StationMethod = keyof StationMethods;
@@ -87,6 +154,7 @@ export const STATION_METHODS = [
   'stationInfo', 'errorTexts', 'importPackage', 'listPackages', 'resolveTargets', 'scanUnits',
   'createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob',
   'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
+  'recoverUnit', 'rmaStatus', 'listRmaJobs', 'rmaDetail',
 ] as const satisfies readonly StationMethod[];
 
 // Compile-time check that the list above names every method (a missing one makes this `never`).

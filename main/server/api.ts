@@ -4,11 +4,14 @@
  * WebSocket. Used by the Electron shell (main/app/ipc.ts) and `flashline serve` alike.
  * Must not import electron: desktop-only effects (save dialog, PDF) come in as deps.
  */
-import type { BatchEvent, Lang, Plan, ProtocolId, SimBehaviour, TransportKind, UnitRef } from '../contract/dto.js';
+import crypto from 'node:crypto';
+import type { BatchEvent, JobView, Lang, Plan, ProtocolId, SimBehaviour, TransportKind, UnitRef } from '../contract/dto.js';
 import { PROTOCOL_IDS } from '../contract/dto.js';
-import type { ExportedReport, Req, Res, Result, StationMethod, StationSettingsView } from '../contract/ipc.js';
+import type { ExportedReport, Req, Res, Result, RmaDetailView, RmaRequest, RmaRunView, StationMethod, StationSettingsView } from '../contract/ipc.js';
 import type { Engine } from '../engine/engine.js';
-import { errorView, operatorText, RESULT_TEXT, StationError, toStationError } from '../engine/errors.js';
+import { errorView, isStationErrorCode, operatorText, RESULT_TEXT, StationError, toStationError } from '../engine/errors.js';
+import { buildReport } from '../engine/report/index.js';
+import type { RecoverStep, RmaRecord } from '../engine/rma/recover.js';
 import { simDeviceFactories } from '../engine/device/sim-units.js';
 import { exportReport } from '../engine/report/index.js';
 import { parseTargets, SIM_BEHAVIOURS } from '../engine/targets.js';
@@ -21,6 +24,13 @@ const MAX_UNITS_PER_BATCH = 2000;
 const MAX_TARGETS = 200;
 const MAX_TEXT = 256;
 const TRANSPORTS: readonly TransportKind[] = ['serial', 'ble', 'net', 'sim'];
+/** Finished RMA runs kept for `rmaStatus` (the journal keeps everything; this is only the live view). */
+const RMA_RUNS_KEPT = 50;
+/** Batches scanned for recent RMA jobs when no ticket is given (an RMA batch has exactly one job). */
+const RMA_RECENT_BATCHES = 500;
+const MAX_TICKET = 64;
+/** A serial device path: /dev/…, a PTY link anywhere on disk, COMn or \\.\NAME on Windows. */
+const SERIAL_PATH_RE = /^(\/[\w.+\/-]+|COM\d{1,3}|\\\\\.\\[\w.-]+)$/;
 const SETTINGS_KEYS = ['stationId', 'operator', 'language', 'bleAdapterLimit', 'globalConcurrency', 'serveport'] as const;
 
 export interface SettingsStore {
@@ -185,6 +195,23 @@ export function validateSettings(v: unknown): Partial<StationSettingsView> {
   return out;
 }
 
+export function validateRmaRequest(v: unknown): RmaRequest {
+  const r = obj(v, 'rma');
+  const port = str(r.port, 'port').trim();
+  if (!SERIAL_PATH_RE.test(port)) throw bad('port must be a serial device path (/dev/…, COMn)');
+  const ticket = typeof r.ticket === 'string' ? r.ticket.trim() : '';
+  // issue 4 §4: every recovery is filed under its ticket; without one there is nothing to file it under.
+  if (!ticket) throw bad('an RMA ticket number is required');
+  if (ticket.length > MAX_TICKET || /[\u0000-\u001f]/.test(ticket)) throw bad(`ticket must be 1..${MAX_TICKET} printable characters`);
+  const technician = typeof r.technician === 'string' ? r.technician.trim() : '';
+  if (!technician) throw bad('the technician is required');
+  const out: RmaRequest = { port, packageId: str(r.packageId, 'packageId'), ticket, technician: str(technician, 'technician', 64) };
+  const baud = optInt(r.baudRate, 'baudRate', 300, 12_000_000);
+  if (baud !== undefined) out.baudRate = baud;
+  if (r.protocol !== undefined) out.protocol = oneOf(r.protocol, PROTOCOL_IDS, 'protocol');
+  return out;
+}
+
 /** Strict base64 → bytes (rejects anything but the base64 alphabet). */
 export function decodeBase64(text: unknown, maxBytes = MAX_UPLOAD_BYTES): Uint8Array {
   if (typeof text !== 'string' || text.length === 0) throw bad('dataBase64 must be a non-empty string');
@@ -216,6 +243,92 @@ export function createStationApi(deps: ApiDeps): StationApi {
     serveport: settings.get('serveport'),
   });
   const batchId = (req: unknown): string => str(obj(req).batchId, 'batchId', 128);
+
+  // ---- RMA runs: engine.recover in the background, its steps kept for rmaStatus ----
+  const rmaRuns = new Map<string, RmaRunView>();
+  const copyRun = (v: RmaRunView): RmaRunView => ({ ...v, steps: v.steps.slice() });
+  function pruneRuns(): void {
+    const finished = [...rmaRuns.values()].filter((v) => v.state !== 'running');
+    for (const v of finished.slice(0, Math.max(0, finished.length - RMA_RUNS_KEPT))) rmaRuns.delete(v.recoveryId);
+  }
+  function startRecovery(req: RmaRequest): RmaRunView {
+    const pkg = engine.getPackage(req.packageId);
+    if (!pkg) throw new StationError('CONFIG_INVALID', `package ${req.packageId} is not loaded (import it first)`);
+    for (const v of rmaRuns.values()) {
+      if (v.state === 'running' && v.port === req.port) throw new StationError('PORT_BUSY', `${req.port} is already being recovered (ticket ${v.ticket})`);
+    }
+    const comp = pkg.components[0];
+    const view: RmaRunView = { recoveryId: `R${Date.now().toString(36)}-${crypto.randomBytes(3).toString('hex')}`, ticket: req.ticket, technician: req.technician, port: req.port, packageId: req.packageId, state: 'running', steps: [] };
+    rmaRuns.set(view.recoveryId, view);
+    const t0 = performance.now();
+    const onStep = (s: RecoverStep): void => {
+      view.steps.push({ seq: view.steps.length + 1, atMs: Math.round(performance.now() - t0), step: s.step, status: s.status, text: s.text });
+      // Steps carry the one-unit batch once it exists, so the renderer can follow its events.
+      if (!view.batchId && s.batchId) Object.assign(view, { batchId: s.batchId, jobId: s.jobId });
+    };
+    void Promise.resolve()
+      .then(() =>
+        engine.recover(
+          {
+            port: req.port,
+            baudRate: req.baudRate,
+            packagePath: pkg.sourcePath,
+            // a bare .bin/.hex carries its version in the package info, a zip in its manifest
+            version: pkg.format === 'zip' ? undefined : comp?.version,
+            ticket: req.ticket,
+            technician: req.technician,
+            protocol: req.protocol,
+          },
+          onStep,
+        ),
+      )
+      .then(
+        (res) => {
+          Object.assign(view, { batchId: res.batchId, jobId: res.jobId, probe: res.probe, job: res.job, state: res.ok ? 'passed' : 'failed' });
+          if (!res.ok) {
+            const code = res.job.errorCode && isStationErrorCode(res.job.errorCode) ? res.job.errorCode : 'VERIFY_VERSION_MISMATCH';
+            view.error = errorView(new StationError(code, res.job.message ?? `recovery of ${req.port} did not verify`, { unitId: res.job.unit.unitId }));
+          }
+        },
+        (e: unknown) => {
+          view.state = 'failed';
+          view.error = errorView(toStationError(e));
+        },
+      )
+      .finally(pruneRuns);
+    return copyRun(view);
+  }
+  function recentRmaJobs(): JobView[] {
+    const out: JobView[] = [];
+    for (const b of engine.journal.listBatches({ limit: RMA_RECENT_BATCHES })) {
+      if (b.counts.total !== 1) continue;
+      for (const j of engine.journal.getJobs(b.batchId)) if (j.rmaTicket) out.push(j);
+    }
+    return out;
+  }
+  function rmaDetail(jobId: string): RmaDetailView {
+    const job = engine.journal.getJob(jobId);
+    const rma = job && engine.journal.getRma(jobId);
+    if (!job || !rma) throw new StationError('CONFIG_INVALID', `job ${jobId} has no RMA record`);
+    let record: Partial<RmaRecord> = {};
+    try {
+      record = JSON.parse(rma.notesJson ?? '{}') as Partial<RmaRecord>;
+    } catch {
+      // A notes column that is not JSON: show the job and its row without the raw trace.
+    }
+    const batch = engine.journal.getBatch(job.batchId);
+    const jobs = engine.journal.getJobs(job.batchId);
+    const i = jobs.findIndex((j) => j.jobId === jobId);
+    const row = batch && i >= 0 ? buildReport(batch, jobs).rows[i] : undefined;
+    return {
+      job,
+      ticket: rma.ticket,
+      technician: record.technician ?? job.technician ?? '',
+      probe: record.probe ?? null,
+      rawTrace: Array.isArray(record.trace) ? record.trace : [],
+      reportRow: row ? { ...row } : {},
+    };
+  }
 
   const impl: { [M in StationMethod]: (req: unknown) => Res<M> | Promise<Res<M>> } = {
     stationInfo: () => ({
@@ -291,6 +404,22 @@ export function createStationApi(deps: ApiDeps): StationApi {
       else out.content = text;
       return out;
     },
+    recoverUnit: (req) => startRecovery(validateRmaRequest(req)),
+    rmaStatus: (req) => {
+      const id = str(obj(req).recoveryId, 'recoveryId', 64);
+      const v = rmaRuns.get(id);
+      if (!v) throw new StationError('CONFIG_INVALID', `no recovery ${id} on this station`);
+      return copyRun(v);
+    },
+    listRmaJobs: (req) => {
+      const ticket = optStr(obj(req).ticket, 'ticket', MAX_TICKET)?.trim();
+      const recent = recentRmaJobs();
+      if (!ticket) return recent;
+      const needle = ticket.toLowerCase();
+      const seen = new Set<string>();
+      return [...engine.journal.jobsByTicket(ticket), ...recent.filter((j) => j.rmaTicket?.toLowerCase().includes(needle))].filter((j) => !seen.has(j.jobId) && !!seen.add(j.jobId));
+    },
+    rmaDetail: (req) => rmaDetail(str(obj(req).jobId, 'jobId', 160)),
     getSettings: () => settingsView(),
     setSettings: (req) => {
       const values = validateSettings(req);

@@ -4,7 +4,7 @@ import type { JobState } from '../../main/contract/dto.js';
 
 const en = {
   appTitle: 'Flashline station',
-  nav: { batch: 'Batch', packages: 'Packages', plan: 'Plan', history: 'History', reports: 'Reports', settings: 'Settings' },
+  nav: { batch: 'Batch', packages: 'Packages', plan: 'Plan', history: 'History', reports: 'Reports', settings: 'Settings', rma: 'RMA' },
   lang: { toggle: '中文', label: 'Language' },
   state: {
     queued: 'Queued', connecting: 'Connecting', negotiating: 'Negotiating', transferring: 'Transferring', verifying: 'Verifying',
@@ -50,6 +50,18 @@ const en = {
     servePort: 'Browser mode port (0 = any)', saved: 'Settings saved', restartNote: 'Station id applies after a restart.',
   },
   errors: { connection: 'Lost connection to the station. Reconnecting…' },
+  rma: {
+    title: 'RMA recovery', form: 'Unit on the bench', port: 'Serial port (pick from the scan or type it)', baud: 'Baud rate', package: 'Golden image (imported package)',
+    ticket: 'RMA ticket number', technician: 'Technician', protocol: 'Protocol', probe: 'Probe the port (automatic)', start: 'Start recovery', running: 'Recovering…',
+    noPackage: 'Import the golden image on the Packages screen first.', scanPorts: 'Scan ports', portsFound: 'ports found', noPorts: 'No serial ports listed (PTYs never are): type the path.',
+    steps: 'Steps', step: { probe: 'Probe', identify: 'Identify', flash: 'Flash', verify: 'Verify', journal: 'Journal' },
+    status: { start: 'started', progress: '…', ok: 'OK', failed: 'FAILED' },
+    result: 'Result', passed: 'Recovered: the unit runs the golden image.', failed: 'Not recovered.', nextStep: 'Next step', progress: 'Progress',
+    protocolFound: 'Protocol', evidence: 'Evidence', versions: 'Version before → after', hashes: 'CRC32 sent / device',
+    openDetail: 'Unit detail (timeline, trace)', openReport: 'Batch report', reportRow: 'Report row', rawTrace: 'Full raw trace', entries: 'entries',
+    history: 'Past RMA jobs', historySearch: 'Search by ticket number', noHistory: 'No RMA jobs found.', when: 'When', job: 'Job',
+    invalid: { portRequired: 'Enter or pick the serial port.', packageRequired: 'Pick the golden image.', ticketRequired: 'The RMA ticket number is required.', technicianRequired: 'Enter your name.', baudInvalid: 'Baud rate must be a whole number ≥ 300.' },
+  },
 };
 
 type Messages = typeof en;
@@ -57,7 +69,7 @@ type DeepString<T> = { [K in keyof T]: T[K] extends string ? string : DeepString
 
 const zh: DeepString<Messages> = {
   appTitle: 'Flashline 烧录工位',
-  nav: { batch: '批次', packages: '固件包', plan: '计划', history: '历史', reports: '报告', settings: '设置' },
+  nav: { batch: '批次', packages: '固件包', plan: '计划', history: '历史', reports: '报告', settings: '设置', rma: '返修' },
   lang: { toggle: 'English', label: '语言' },
   state: {
     queued: '排队中', connecting: '连接中', negotiating: '协商中', transferring: '传输中', verifying: '校验中', activating: '激活中', confirming: '确认中',
@@ -99,6 +111,18 @@ const zh: DeepString<Messages> = {
     saved: '设置已保存', restartNote: '工位 ID 重启后生效。',
   },
   errors: { connection: '与工位的连接已断开，正在重连…' },
+  rma: {
+    title: '返修恢复（RMA）', form: '工作台上的设备', port: '串口（从扫描结果选择或手动输入）', baud: '波特率', package: '黄金镜像（已导入的固件包）',
+    ticket: 'RMA 工单号', technician: '维修技术员', protocol: '协议', probe: '自动探测端口', start: '开始恢复', running: '正在恢复…',
+    noPackage: '请先在"固件包"页面导入黄金镜像。', scanPorts: '扫描串口', portsFound: '个串口', noPorts: '未列出串口（伪终端不会被列出）：请手动输入路径。',
+    steps: '步骤', step: { probe: '探测', identify: '识别', flash: '烧录', verify: '校验', journal: '记录' },
+    status: { start: '开始', progress: '…', ok: '成功', failed: '失败' },
+    result: '结果', passed: '已恢复：设备正在运行黄金镜像。', failed: '未能恢复。', nextStep: '下一步', progress: '进度',
+    protocolFound: '协议', evidence: '依据', versions: '恢复前 → 恢复后版本', hashes: 'CRC32 发送 / 设备',
+    openDetail: '设备详情（时间线、日志）', openReport: '批次报告', reportRow: '报告行', rawTrace: '完整原始日志', entries: '条',
+    history: '历史返修记录', historySearch: '按工单号搜索', noHistory: '没有找到返修记录。', when: '时间', job: '任务',
+    invalid: { portRequired: '请输入或选择串口。', packageRequired: '请选择黄金镜像。', ticketRequired: '必须填写 RMA 工单号。', technicianRequired: '请输入您的姓名。', baudInvalid: '波特率必须是不小于 300 的整数。' },
+  },
 };
 
 export const MESSAGES = { en, 'zh-CN': zh } as const;

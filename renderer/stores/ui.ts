@@ -2,8 +2,8 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
-export type Screen = 'batch' | 'packages' | 'plan' | 'history' | 'reports' | 'settings';
-export const SCREENS: readonly Screen[] = ['batch', 'packages', 'plan', 'history', 'reports', 'settings'];
+export type Screen = 'batch' | 'packages' | 'plan' | 'history' | 'reports' | 'settings' | 'rma';
+export const SCREENS: readonly Screen[] = ['batch', 'packages', 'plan', 'history', 'reports', 'settings', 'rma'];
 
 export const useUiStore = defineStore('ui', () => {
   const screen = ref<Screen>('packages');

@@ -16,6 +16,9 @@ export interface RecoverStep {
   step: RecoverStepName;
   status: 'start' | 'progress' | 'ok' | 'failed';
   text: string;
+  /** Set on every step once the one-unit batch exists, so a UI can follow its events. */
+  batchId?: string;
+  jobId?: string;
 }
 
 /** What the technician asks for (the UI's RMA form, `flashline recover`'s flags). */
@@ -190,6 +193,10 @@ export async function runRecovery(host: RecoveryHost, input: RecoverRequest, onS
     },
     { operator: input.technician, serial },
   );
+  const jobIdOf = host.journal.getJobs(batch.batchId)[0]?.jobId;
+  const stepOut = onStep;
+  onStep = (st) => stepOut({ ...st, batchId: batch.batchId, jobId: jobIdOf });
+  onStep({ step: 'flash', status: 'progress', text: `batch ${batch.batchId} created` });
   // Every transition from the journal (events are coalesced and may skip a short state).
   let jobId = '';
   let lastSeq = 0;
