@@ -266,8 +266,9 @@ async function cmdDemo(v: Values): Promise<number> {
   if (healthy) targets.push(`sim:ymodem:${healthy}`);
   for (const s of specials.slice(0, n - healthy)) targets.push(`sim:ymodem:1:${s}`);
   // BLE units through real noble over the simulated adapter (one drops its link and resumes
-  // from the offset it acknowledged), and networked units as real MQTT clients of the station.
-  targets.push('sim:llsync-ota:3', 'sim:llsync-ota:1:disconnect', 'sim:mqtt-ota-tencent:2', 'sim:mqtt-ota-aliyun:2');
+  // from the offset it acknowledged), MCUs served over QuecThing SOTA with the station as the
+  // module, and networked units as real MQTT clients of the station.
+  targets.push('sim:llsync-ota:3', 'sim:llsync-ota:1:disconnect', 'sim:quecthing-sota:2', 'sim:mqtt-ota-tencent:2', 'sim:mqtt-ota-aliyun:2');
   const units = parseTargets(targets);
   const engine = openEngine(vv);
   try {

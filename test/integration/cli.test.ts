@@ -107,4 +107,19 @@ describe('flashline CLI', () => {
     expect(['no-adapter', 'unknown', 'poweredOn', 'poweredOff', 'unsupported', 'unauthorized', 'resetting']).toContain(s.ble.state);
     if (s.ble.state === 'no-adapter') expect(s.ble.reason).toMatch(/No Bluetooth adapter/);
   });
+
+  it('demo: every virtual unit of every dialect passes and the reports are written and verify', async () => {
+    const demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-demo-test-'));
+    const r = await runCli(['demo', '--json', '--data-dir', demoDir]);
+    expect(r.code).toBe(0);
+    const s = lastJson<FlashSummary>(r.stdout);
+    expect(s.total).toBeGreaterThanOrEqual(16);
+    expect(s).toMatchObject({ passed: s.total, failed: 0, skipped: 0 });
+    expect(new Set(s.units.map((u) => u.protocol))).toEqual(new Set(['ymodem', 'llsync-ota', 'quecthing-sota', 'mqtt-ota-tencent', 'mqtt-ota-aliyun']));
+    for (const f of ['html', 'csv', 'json']) {
+      const file = path.join(demoDir, 'reports', `${s.batchId}.${f}`);
+      expect(fs.existsSync(file)).toBe(true);
+      expect((await runCli(['verify-report', file])).code).toBe(0);
+    }
+  }, 120_000);
 });
