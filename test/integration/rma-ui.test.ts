@@ -8,10 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { BatchEvent, JobView } from '../../main/contract/dto.js';
-import type { Result, RmaDetailView, RmaRunView, WsServerFrame } from '../../main/contract/ipc.js';
+import type { JobView } from '../../main/contract/dto.js';
+import type { Result, RmaDetailView, RmaRunView } from '../../main/contract/ipc.js';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { DeviceMemory } from '../../main/engine/device/device-memory.js';
 import { VirtualYmodemUnit } from '../../main/engine/device/ymodem-unit.js';
@@ -21,6 +20,7 @@ import { openSettings } from '../../main/engine/settings/settings.js';
 import { createStationApi } from '../../main/server/api.js';
 import { startStationServer, type StationServer } from '../../main/server/server.js';
 import { createPtyPair, describeWithTools, openDevicePort, tempDir } from '../helpers/pty.js';
+import { connectStation } from '../helpers/ws-client.js';
 
 const IMAGE_BYTES = 40_000;
 const TICKET = 'RMA-2025-0815';
@@ -45,26 +45,11 @@ afterAll(async () => {
   await engine?.close();
 });
 
-/** A WebSocket client of the station: typed calls, and every batch event it was sent. */
+/** A WebSocket client of the station, closed after the suite. */
 async function connect() {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${server.token}`, { origin: `http://127.0.0.1:${server.port}` });
-  await new Promise((r) => ws.once('open', r));
-  cleanups.push(() => ws.close());
-  const results = new Map<number, (v: unknown) => void>();
-  const events: BatchEvent[] = [];
-  ws.on('message', (d) => {
-    const f = JSON.parse(d.toString()) as WsServerFrame;
-    if (f.t === 'result') results.get(f.id)?.(f.result);
-    else events.push(f.event);
-  });
-  let id = 0;
-  const call = <T>(method: string, req: unknown) =>
-    new Promise<Result<T>>((resolve) => {
-      results.set(++id, resolve as (v: unknown) => void);
-      ws.send(JSON.stringify({ t: 'call', id, method, req }));
-    });
-  const watch = (batchId: string) => ws.send(JSON.stringify({ t: 'watch', batchId }));
-  return { call, watch, events };
+  const c = await connectStation(server.port, server.token);
+  cleanups.push(() => c.close());
+  return c;
 }
 
 function value<T>(r: Result<T>): T {

@@ -8,13 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BatchEvent } from '../../main/contract/dto.js';
-import type { WsServerFrame } from '../../main/contract/ipc.js';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { Engine } from '../../main/engine/engine.js';
 import { openSettings } from '../../main/engine/settings/settings.js';
 import { createStationApi, decodeBase64, validateUnit, type StationApi } from '../../main/server/api.js';
 import { resolveStatic, startStationServer, tokenMatches, type StationServer } from '../../main/server/server.js';
+import { connectStation } from '../helpers/ws-client.js';
 
 let dir: string;
 let engine: Engine;
@@ -105,21 +104,10 @@ describe('serve: HTTP and WebSocket', () => {
   });
 
   it('runs a batch of virtual units over the socket: calls, snapshot, deltas to the end', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${server.token}`, { origin: base() });
-    await new Promise((r) => ws.once('open', r));
-    const results = new Map<number, (v: unknown) => void>();
-    const events: BatchEvent[] = [];
-    ws.on('message', (d) => {
-      const f = JSON.parse(d.toString()) as WsServerFrame;
-      if (f.t === 'result') results.get(f.id)?.(f.result);
-      else events.push(f.event);
-    });
-    let id = 0;
-    const call = <T>(method: string, req: unknown) =>
-      new Promise<T>((resolve) => {
-        results.set(++id, resolve as (v: unknown) => void);
-        ws.send(JSON.stringify({ t: 'call', id, method, req }));
-      });
+    const client = await connectStation(server.port, server.token);
+    const { ws, events } = client;
+    // these calls all succeed: the test reads `.value` of the ok branch directly
+    const call = <T>(method: string, req: unknown) => client.call(method, req) as Promise<unknown> as Promise<T>;
     const pkg = await call<{ ok: true; value: { id: string } }>('importPackage', { fileName: 'a.bin', dataBase64: Buffer.from(buildSimImage(8 * 1024, '3.0.0')).toString('base64') });
     const units = await call<{ ok: true; value: unknown[] }>('resolveTargets', { targets: ['sim:ymodem:2', 'sim:ymodem:1:refuse_version'] });
     expect(units.value).toHaveLength(3);
