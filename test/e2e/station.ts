@@ -60,7 +60,8 @@ export async function serveStation(dataDir = fs.mkdtempSync(path.join(os.tmpdir(
 export function saveShot(name: string, png: Buffer, forReadme = false): void {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   fs.writeFileSync(path.join(ARTIFACTS, name), png);
-  if (forReadme) {
+  // The README's copies change only when asked for, so a test run leaves the tree clean.
+  if (forReadme && process.env.FLASHLINE_UPDATE_SCREENSHOTS === '1') {
     fs.mkdirSync(README_SHOTS, { recursive: true });
     fs.writeFileSync(path.join(README_SHOTS, name), png);
   }
