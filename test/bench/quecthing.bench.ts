@@ -13,6 +13,7 @@ import { QuecthingSotaSession } from '../../main/engine/protocol/quecthing-sota/
 import { readReply } from '../../main/engine/protocol/quecthing-sota/frames.js';
 import { systemClock } from '../../main/engine/clock.js';
 import { crc32Hex } from '../../main/engine/codec/crc32.js';
+import { runTimedSession } from '../helpers/timed-session.js';
 
 const LINK_BYTES_PER_SEC = 11_520;
 const LATENCY_MS = 1;
@@ -33,17 +34,7 @@ async function run(pieceSizeBytes: number) {
     log: () => undefined,
   });
   mcu.attach(pair.device);
-  const s = new AbortController().signal;
-  const t0 = performance.now();
-  await session.identify(s);
-  await session.negotiate(s);
-  const tData = performance.now();
-  await session.transfer(0, () => undefined, s);
-  const dataMs = performance.now() - tData;
-  await session.verify(s);
-  await session.activate(s);
-  const version = await session.confirm(pair.host, s);
-  const totalMs = performance.now() - t0;
+  const { dataMs, totalMs, version } = await runTimedSession(session, pair.host);
   const reads = mcu.heard.filter((l) => l.startsWith('+QIOTOTARD:')).length;
   mcu.dispose();
   session.dispose();

@@ -14,6 +14,7 @@ import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { BARE_RECEIVER_PROFILE, YmodemSession } from '../../main/engine/protocol/ymodem/index.js';
 import { openSerialLink } from '../../main/engine/transport/serial/serial-transport.js';
 import { hasTool, spawnRbPeer, tempDir, ymodemContext } from '../helpers/pty.js';
+import { runTimedSession } from '../helpers/timed-session.js';
 
 const MIB = 1 << 20;
 const RATES = [
@@ -29,16 +30,7 @@ async function simRun(bytesPerSecond: number) {
   unit.attach(pair.device);
   const image = buildSimImage(MIB, '2.0.0');
   const session = new YmodemSession(ymodemContext(pair.host, image, { identifyTimeoutMs: 500 }));
-  const s = new AbortController().signal;
-  const t0 = performance.now();
-  await session.identify(s);
-  await session.negotiate(s);
-  const tData = performance.now();
-  await session.transfer(0, () => undefined, s);
-  const dataMs = performance.now() - tData;
-  const verdict = await session.verify(s);
-  const version = await session.confirm(pair.host, s);
-  const totalMs = performance.now() - t0;
+  const { dataMs, totalMs, verdict, version } = await runTimedSession(session, pair.host);
   unit.dispose();
   await pair.host.close();
   const payloadRate = MIB / (dataMs / 1000);

@@ -27,6 +27,18 @@ async function setup(targets: string[], imageBytes = 24 * 1024) {
   return { engine, info, units, dir };
 }
 
+/** Start a batch and resolve with the reason it pauses itself for (undefined if it never does within 20 s). */
+async function startUntilPaused(engine: Engine, batchId: string): Promise<string | undefined> {
+  let paused: string | undefined;
+  engine.subscribe(batchId, (e) => {
+    if (e.batch?.state === 'paused') paused = e.batch.pausedReason;
+  });
+  engine.startBatch(batchId);
+  const t0 = Date.now();
+  while (!paused && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+  return paused;
+}
+
 const fastRetry = { maxAttempts: 3, backoffMs: 50, backoffMaxMs: 200 };
 
 describe('engine on virtual units', () => {
@@ -111,13 +123,7 @@ describe('engine on virtual units', () => {
   it('stop-the-line pauses the batch after K failures in a row; resume continues', async () => {
     const { engine, info, units } = await setup(['sim:ymodem:2:refuse_version', 'sim:ymodem:3']);
     const batch = engine.createBatch({ packageId: info.id, units, plan: { concurrency: { global: 1, perBleAdapter: 6 }, stopTheLine: { consecutiveFailures: 2 } } });
-    let paused: string | undefined;
-    engine.subscribe(batch.batchId, (e) => {
-      if (e.batch?.state === 'paused') paused = e.batch.pausedReason;
-    });
-    engine.startBatch(batch.batchId);
-    const t0 = Date.now();
-    while (!paused && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    const paused = await startUntilPaused(engine, batch.batchId);
     expect(paused).toMatch(/stop-the-line: 2 failures in a row/);
     await new Promise((r) => setTimeout(r, 300));
     expect(engine.getBatch(batch.batchId)!.counts).toMatchObject({ failed: 2, passed: 0 });
@@ -129,13 +135,7 @@ describe('engine on virtual units', () => {
   it('stop-the-line pauses on a failure rate once enough units finished', async () => {
     const { engine, info, units } = await setup(['sim:ymodem:1', 'sim:ymodem:2:refuse_version', 'sim:ymodem:3']);
     const batch = engine.createBatch({ packageId: info.id, units, plan: { concurrency: { global: 1, perBleAdapter: 6 }, stopTheLine: { failureRate: 0.5, minFinished: 3 } } });
-    let paused: string | undefined;
-    engine.subscribe(batch.batchId, (e) => {
-      if (e.batch?.state === 'paused') paused = e.batch.pausedReason;
-    });
-    engine.startBatch(batch.batchId);
-    const t0 = Date.now();
-    while (!paused && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+    const paused = await startUntilPaused(engine, batch.batchId);
     // 1 passed + 2 failed: 67 % > 50 % after 3 finished units
     expect(paused).toMatch(/stop-the-line: failure rate 67 % over 50 %/);
     await new Promise((r) => setTimeout(r, 300));

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { StationError } from '../../main/engine/errors.js';
 import { loadPackage } from '../../main/engine/package/loader.js';
+import { expectStationError } from '../helpers/station-error.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -22,11 +23,7 @@ async function file(name: string, data: Uint8Array | string): Promise<string> {
   return p;
 }
 
-async function loadError(p: Promise<unknown>): Promise<StationError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(StationError);
-  return err as StationError;
-}
+const loadError = expectStationError;
 
 const hash = (alg: string, b: Uint8Array) => createHash(alg).update(b).digest('hex');
 

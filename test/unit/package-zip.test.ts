@@ -9,6 +9,7 @@ import { StationError } from '../../main/engine/errors.js';
 import { loadPackage } from '../../main/engine/package/loader.js';
 import { canonicalJson, generateSigningKey, keyFingerprint, signManifest, signedBytes } from '../../main/engine/package/signature.js';
 import { createZipPackage, isSafeEntryName, readZipPackage } from '../../main/engine/package/zip-package.js';
+import { expectStationError } from '../helpers/station-error.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -24,11 +25,7 @@ async function zipFile(data: Uint8Array): Promise<string> {
   await writeFile(p, data);
   return p;
 }
-async function loadError(p: Promise<unknown>): Promise<StationError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(StationError);
-  return err as StationError;
-}
+const loadError = expectStationError;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const app = buildSimImage(200_000, '2.0.0');
 const diff = buildSimImage(5_000, '2.0.0');
