@@ -168,6 +168,24 @@ export interface Plan {
 export interface HashView {
   crc32?: string;
   md5?: string;
+  /**
+   * What a pass rests on: each entry is something the *device* confirmed (issue 9 §1).
+   * `device-crc32` / `device-md5`: the device reported that hash, or checked it against one we sent;
+   * `version-after-reboot`: the version read back after reboot equals the target;
+   * `loader-verdict`: a bootloader printed its success verdict; `size`: the device reported the size it stored;
+   * `device-done`: the device reported "done" (policy `done-is-success`).
+   * A hash field without its matching entry is not shown as confirmed (reports say `unconfirmed`).
+   */
+  confirmedBy?: ConfirmedBy[];
+}
+
+export type ConfirmedBy = 'device-crc32' | 'device-md5' | 'version-after-reboot' | 'loader-verdict' | 'size' | 'device-done';
+
+/** One failed attempt's cause, in order (issue 9 §1: keep the first real cause and the list). */
+export interface AttemptCause {
+  attempt: number;
+  code: string; // StationErrorCode
+  result: ResultCode;
 }
 
 /** One job (one unit in one batch), as shown and as journaled. */
@@ -192,6 +210,10 @@ export interface JobView {
   /** Payload bytes per second over the current attempt, for the grid. */
   rateBytesPerSec?: number;
   resumable: boolean;
+  /** Causes of every failed attempt, first first (empty or absent when no attempt failed). */
+  attemptCauses?: AttemptCause[];
+  /** For a skipped unit: why (errorCode stays a code, e.g. VERSION_AT_TARGET). */
+  skipReason?: string;
   /** RMA workflow (issue 4): the ticket this job recovered a unit under, when it was an RMA job. */
   rmaTicket?: string;
   /** RMA workflow: the technician who ran the recovery. */
@@ -253,6 +275,12 @@ export interface FlashSummary {
     sha256: string | null;
     durationMs: number;
     attempts: number;
+    /** What the pass rests on (HashView.confirmedBy), empty when nothing was confirmed. */
+    confirmedBy?: ConfirmedBy[];
+    /** "attempt 1: X; 2–3: Y" — every failed attempt's cause. */
+    attemptCauses?: string;
+    /** Why a skipped unit was skipped (code stays a code). */
+    reason?: string;
   }[];
 }
 
@@ -276,4 +304,40 @@ export interface TraceLine {
   dir: 'tx' | 'rx' | 'note';
   hex?: string;
   text?: string;
+}
+
+/**
+ * A product profile (issue 9 §9): everything one product needs. Built-in profiles ship for the
+ * known device families; user profiles are saved in the station. A batch journals its effective
+ * profile so resume and retry use exactly the same settings.
+ */
+export interface ProductProfile {
+  /** Stable id, e.g. `st-iap-ymodem`, `tencent-c-sdk`, `aliyun-iotkit-3`, `quectel-mcu`, `llsync-sdk`. */
+  id: string;
+  name: string;
+  builtIn: boolean;
+  protocol: ProtocolId;
+  /** Protocol options, checked against the protocol's option schema (unknown keys refused). */
+  options: Record<string, unknown>;
+  /** Component to flash when the plan names none. */
+  component?: string;
+  /** How a unit passes: after a version read back (`version-after-reboot`), or when the device says done. */
+  successPolicy?: 'version-after-reboot' | 'done-is-success' | 'loader-verdict';
+  /** Timers in ms; each one is range-checked. */
+  timers?: { connectTimeoutMs?: number; rebootTimeoutMs?: number; stallTimeoutMs?: number; announceWindowMs?: number };
+  /** Limits the station checks before sending, e.g. the flash size of a loader. */
+  limits?: { maxImageBytes?: number; maxFileNameChars?: number };
+  description?: string;
+}
+
+/** One option of a protocol's schema, as `flashline options PROTOCOL` prints it. */
+export interface OptionSpec {
+  key: string;
+  type: 'number' | 'string' | 'boolean' | 'enum' | 'string|null' | 'number|null';
+  default: unknown;
+  unit?: string;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  meaning: string;
 }

@@ -91,7 +91,7 @@ export function buildReport(batch: BatchView, jobs: JobView[], opts: BuildReport
   return sealReport(header, rows, opts.signingKey);
 }
 
-function hashVerdict(sent: HashView, confirmed: HashView, kind: keyof HashView): HashVerdict {
+function hashVerdict(sent: HashView, confirmed: HashView, kind: 'crc32' | 'md5'): HashVerdict {
   const s = sent[kind];
   const c = confirmed[kind];
   if (!s) return '';
