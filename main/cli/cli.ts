@@ -16,7 +16,7 @@ import { verifyReport } from '../engine/report/index.js';
 import { DEFAULT_SCAN_SECONDS, scanLlsyncUnits } from '../engine/transport/ble/ble-scan.js';
 import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
 import { buildSimImage } from '../engine/device/app-descriptor.js';
-import { ProgressPrinter } from './progress.js';
+import { ProgressPrinter, formatUnitOutcomes } from './progress.js';
 import { openSettings } from '../engine/settings/settings.js';
 import { cmdServe } from './serve.js';
 import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
@@ -204,8 +204,9 @@ async function runToEnd(engine: Engine, batchId: string, json: boolean, total: n
   process.off('SIGINT', onSigint);
   off();
   const batch = engine.getBatch(batchId)!;
-  const summary = buildFlashSummary(batch, engine.getJobs(batchId));
+  const summary = buildFlashSummary(batch, engine.getJobs(batchId), engine.journal.attemptCausesForBatch(batchId));
   printSummary(out, batch, summary);
+  for (const line of formatUnitOutcomes(summary)) out.write(line + '\n');
   if (pausedNote) out.write(`batch paused: ${pausedNote}. Fix the cause, then: flashline resume ${batchId}\n`);
   return summary;
 }

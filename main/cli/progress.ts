@@ -2,8 +2,9 @@
  * Live progress in the terminal: a line per unit when a few units run (or when output is not a
  * terminal: one line per state change), a compact redrawn table for many units on a TTY.
  */
-import type { BatchEvent, JobView } from '../contract/dto.js';
+import type { BatchEvent, FlashSummary, JobView } from '../contract/dto.js';
 import { operatorText } from '../engine/errors.js';
+import { formatAttemptCauses, skipCode, skipReason } from '../engine/summary.js';
 
 const FEW_UNITS = 8;
 
@@ -65,9 +66,34 @@ export function formatUnitLine(j: JobView): string {
     const rate = j.rateBytesPerSec ? ` ${(j.rateBytesPerSec / 1024).toFixed(1)} kB/s` : '';
     return `${base} ${pct(j).padStart(4)} ${j.progressBytes}/${j.totalBytes} B${rate}`;
   }
-  if (j.state === 'passed') return `${base} ${j.versionBefore ?? '?'} → ${j.versionAfter ?? '?'}  crc32 ${j.confirmed.crc32 ?? j.sent.crc32} attempts ${j.attempts}`;
-  if (j.state === 'failed') return `${base} ${j.result} (${j.errorCode}) ${j.message ?? ''}\n${' '.repeat(30)}→ ${operatorText(j.errorCode ?? '', 'en')}`;
+  const causes = formatAttemptCauses(j.attemptCauses);
+  if (j.state === 'passed') {
+    const crc = j.confirmed.confirmedBy?.includes('device-crc32') && j.confirmed.crc32 ? `crc32 ${j.confirmed.crc32} (device)` : `crc32 ${j.sent.crc32 ?? '?'} (sent, unconfirmed)`;
+    const by = j.confirmed.confirmedBy?.length ? `  confirmed by ${j.confirmed.confirmedBy.join('+')}` : '';
+    return `${base} ${j.versionBefore ?? '?'} → ${j.versionAfter ?? '?'}  ${crc}${by} attempts ${j.attempts}${causes ? `  (${causes})` : ''}`;
+  }
+  if (j.state === 'failed') {
+    const hint = operatorText(j.errorCode ?? '', 'en', j.unit);
+    return `${base} ${j.result} (${j.errorCode}) ${j.message ?? ''}${causes ? `\n${' '.repeat(30)}${causes}` : ''}${hint ? `\n${' '.repeat(30)}→ ${hint}` : ''}`;
+  }
   if (j.state === 'backoff') return `${base} retry after ${j.errorCode}: ${j.message ?? ''}`;
-  if (j.state === 'skipped') return `${base} ${j.message ?? ''}`;
+  if (j.state === 'skipped') return `${base} ${skipCode(j)}: ${skipReason(j)}`;
   return base;
+}
+
+/**
+ * The end-of-batch lines for units an operator must look at: every unit that did not pass, and
+ * every passed unit that needed more than one attempt, with its code, reason and attempt causes.
+ */
+export function formatUnitOutcomes(s: FlashSummary): string[] {
+  const lines: string[] = [];
+  for (const u of s.units) {
+    if (u.result === 'ok' && !u.attemptCauses) continue;
+    const parts = [`  ${u.unit}`, u.result, u.code ?? ''];
+    if (u.reason) parts.push(`— ${u.reason}`);
+    if (u.attemptCauses) parts.push(`(${u.attemptCauses})`);
+    if (u.result === 'ok' && u.confirmedBy?.length) parts.push(`confirmed by ${u.confirmedBy.join('+')}`);
+    lines.push(parts.filter(Boolean).join(' '));
+  }
+  return lines;
 }

@@ -3,7 +3,7 @@
  * code, whether a retry can help, and what the operator should do (en + zh-CN).
  * Adapter/protocol failures become StationErrors at the layer that sees them.
  */
-import type { ErrorView, ResultCode } from '../contract/dto.js';
+import type { ErrorView, ProtocolId, ResultCode, TransportKind } from '../contract/dto.js';
 
 interface CatalogEntry {
   result: ResultCode;
@@ -147,8 +147,10 @@ export function errorView(err: StationError): ErrorView {
 }
 
 /** The operator's message for a code in a language. */
-export function operatorText(code: string, lang: 'en' | 'zh-CN' = 'en'): string {
+export function operatorText(code: string, lang: 'en' | 'zh-CN' = 'en', unit?: HintContext): string {
   if (!isStationErrorCode(code)) return '';
+  const v = unit ? LINK_HINTS[code]?.[linkClassOf(unit)] : undefined;
+  if (v) return lang === 'en' ? v.en : v.zh;
   const e = CATALOG[code];
   return lang === 'en' ? e.en : e.zh;
 }
@@ -170,3 +172,77 @@ export const RESULT_TEXT: Record<ResultCode, { en: string; 'zh-CN': string }> = 
   cancelled: { en: 'Cancelled by the operator.', 'zh-CN': '操作员已取消。' },
   station_error: { en: 'Station problem. Export the log and call an engineer.', 'zh-CN': '工位故障。请导出日志并联系工程师。' },
 };
+
+// ---- hints that fit the unit's link (issue 9 §1) ---------------------------------------------
+
+/** What the operator can touch: a serial loader (cable, boot pins), an MCU behind a module UART (QuecThing: no bootloader), BLE, or Wi-Fi/MQTT. */
+export type LinkClass = 'serial-loader' | 'mcu' | 'ble' | 'net';
+
+/** Enough of a unit to pick its hint: the protocol decides (a sim unit stands in for its protocol's real link). */
+export interface HintContext {
+  transport?: TransportKind;
+  protocol?: ProtocolId | string;
+}
+
+export function linkClassOf(unit: HintContext): LinkClass {
+  const p = unit.protocol ?? '';
+  if (p.startsWith('mqtt-ota') || unit.transport === 'net') return 'net';
+  if (p === 'llsync-ota' || unit.transport === 'ble') return 'ble';
+  if (p === 'quecthing-sota') return 'mcu';
+  return 'serial-loader';
+}
+
+type Hint = { en: string; zh: string };
+const NET_OFFLINE: Hint = { en: 'The unit is not on the station’s network. Check that it is powered, on the line Wi-Fi, and that the line DNS points at the station, then retry.', zh: '设备不在工位网络上。请检查设备供电、是否连上产线 Wi-Fi，以及产线 DNS 是否指向工位，然后重试。' };
+const NET_SILENT: Hint = { en: 'The unit stopped answering over the network. Check its power and the line Wi-Fi, then retry.', zh: '设备通过网络无响应。请检查设备供电和产线 Wi-Fi 后重试。' };
+const BLE_SILENT: Hint = { en: 'The unit stopped answering over Bluetooth. Keep it powered and within a few metres of the station, then retry.', zh: '设备通过蓝牙无响应。请保持设备通电并距工位几米以内，然后重试。' };
+const BLE_NOISY: Hint = { en: 'The Bluetooth link is unreliable. Move the unit closer to the station, away from metal and other radios, then retry.', zh: '蓝牙链路不稳定。请将设备移近工位，远离金属和其他无线设备，然后重试。' };
+
+/**
+ * Link-specific texts for the catalog codes whose default text assumes a serial cable or a
+ * serial bootloader. A code without an entry for a link class uses its catalog text.
+ */
+const LINK_HINTS: Partial<Record<StationErrorCode, Partial<Record<LinkClass, Hint>>>> = {
+  TRANSPORT_NOT_FOUND: {
+    net: NET_OFFLINE,
+    ble: { en: 'Unit not found over Bluetooth. Check that it is powered, advertising and within a few metres of the station, then retry.', zh: '通过蓝牙找不到设备。请检查设备已通电、正在广播并距工位几米以内，然后重试。' },
+  },
+  PROTOCOL_TIMEOUT: { net: NET_SILENT, ble: BLE_SILENT },
+  PROTOCOL_BAD_FRAME: {
+    net: { en: 'The unit sent a garbled message. Power-cycle it and retry; if it repeats, its firmware may not match the product profile.', zh: '设备发送的消息有误。请重启设备后重试；若反复出现，设备固件可能与产品配置不符。' },
+    ble: BLE_NOISY,
+  },
+  PROTOCOL_TOO_MANY_RETRIES: { net: NET_SILENT, ble: BLE_NOISY },
+  DEVICE_NOT_RESPONDING: {
+    net: { en: 'The unit’s application does not answer over the network. Power-cycle it and check it joins the line Wi-Fi; if it stays silent, set it aside for an engineer.', zh: '设备应用程序通过网络无响应。请断电重启并确认其连上产线 Wi-Fi；若仍无响应，请交给工程师处理。' },
+    ble: { en: 'The unit’s application does not answer over Bluetooth. Power-cycle it; if it stays silent, set it aside for an engineer.', zh: '设备应用程序通过蓝牙无响应。请断电重启；若仍无响应，请交给工程师处理。' },
+    mcu: { en: 'The MCU does not answer on the module UART. Check the wiring and power, power-cycle it and retry; if it stays silent, set it aside for an engineer.', zh: 'MCU 在模组串口上无响应。请检查接线和供电，断电重启后重试；若仍无响应，请交给工程师处理。' },
+  },
+  PROTOCOL_NO_START: {
+    net: { en: 'The unit never started the upgrade. Power-cycle it so it reconnects, then retry.', zh: '设备始终未开始升级。请断电重启使其重新连接，然后重试。' },
+    ble: { en: 'The unit never started the upgrade. Power-cycle it, then retry.', zh: '设备始终未开始升级。请断电重启后重试。' },
+    mcu: { en: 'The MCU never started reading the firmware. Power-cycle it so it announces its version again, then retry.', zh: 'MCU 始终未开始读取固件。请断电重启使其重新上报版本，然后重试。' },
+  },
+  SOTA_READ_TIMEOUT: { net: NET_SILENT, ble: BLE_SILENT },
+  DETECT_UNKNOWN: {
+    net: { en: 'The station could not tell which dialect this unit speaks. Set the protocol in the product profile.', zh: '工位无法识别该设备使用的协议。请在产品配置中指定协议。' },
+    ble: { en: 'The station could not tell which protocol this Bluetooth unit speaks. Set the protocol in the product profile.', zh: '工位无法识别该蓝牙设备使用的协议。请在产品配置中指定协议。' },
+  },
+};
+
+/** Result-level texts ({@link RESULT_TEXT}) for the results whose default text assumes a cable. */
+const RESULT_LINK_TEXT: Partial<Record<ResultCode, Partial<Record<LinkClass, { en: string; 'zh-CN': string }>>>> = {
+  timeout: {
+    net: { en: NET_SILENT.en, 'zh-CN': NET_SILENT.zh },
+    ble: { en: BLE_SILENT.en, 'zh-CN': BLE_SILENT.zh },
+  },
+  disconnected: {
+    net: { en: 'Connection lost. Keep the unit powered and near the line access point, then retry.', 'zh-CN': '连接断开。请保持设备通电并靠近产线无线接入点后重试。' },
+  },
+};
+
+/** The operator's message for a result code, fitted to the unit's link when one is given. */
+export function resultText(result: ResultCode, lang: 'en' | 'zh-CN' = 'en', unit?: HintContext): string {
+  const v = unit ? RESULT_LINK_TEXT[result]?.[linkClassOf(unit)] : undefined;
+  return (v ?? RESULT_TEXT[result])[lang];
+}

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
+  AttemptCause,
   BatchCounts,
   BatchView,
   JobState,
@@ -334,6 +335,24 @@ export class Journal {
         if (r.stage !== null) a.stage = r.stage;
         return a;
       });
+  }
+
+  /** Every failed attempt's cause per job of a batch, from the attempts table (issue 9 §1). */
+  attemptCausesForBatch(batchId: string): Map<string, AttemptCause[]> {
+    const rows = this.db
+      .prepare<[string], { job_id: string; attempt: number; result: string; error_code: string }>(
+        `SELECT attempts.job_id, attempts.attempt, attempts.result, attempts.error_code FROM attempts JOIN jobs ON jobs.id = attempts.job_id
+         WHERE jobs.batch_id = ? AND attempts.result IS NOT NULL AND attempts.result != 'ok' AND attempts.error_code IS NOT NULL
+         ORDER BY attempts.job_id, attempts.attempt`,
+      )
+      .all(batchId);
+    const out = new Map<string, AttemptCause[]>();
+    for (const r of rows) {
+      const list = out.get(r.job_id) ?? [];
+      list.push({ attempt: r.attempt, code: r.error_code, result: r.result as ResultCode });
+      out.set(r.job_id, list);
+    }
+    return out;
   }
 
   getTrace(jobId: string): { attempt: number; lines: TraceLine[] }[] {
