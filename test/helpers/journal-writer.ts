@@ -92,7 +92,7 @@ export function passedJob(batchId: string, unit: UnitRef, i: number): JobView {
     versionBefore: '1.3.2',
     versionAfter: '1.4.0',
     sent: { crc32: '2cd27a54', md5: '0123456789abcdef0123456789abcdef' },
-    confirmed: { crc32: '2cd27a54', md5: '0123456789abcdef0123456789abcdef' },
+    confirmed: { crc32: '2cd27a54', md5: '0123456789abcdef0123456789abcdef', confirmedBy: ['device-crc32', 'device-md5', 'version-after-reboot'] },
     startedAt: '2025-03-01T08:02:00.000Z',
     endedAt: '2025-03-01T08:02:41.250Z',
     rateBytesPerSec: 2500.5,

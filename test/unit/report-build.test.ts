@@ -14,7 +14,7 @@ const crcFail: JobView = {
   result: 'crc_mismatch',
   errorCode: 'PROTOCOL_CRC_MISMATCH',
   versionAfter: undefined,
-  confirmed: { crc32: 'deadbeef' },
+  confirmed: { crc32: 'deadbeef', confirmedBy: ['device-crc32'] },
 };
 delete crcFail.versionAfter;
 const jobs: JobView[] = [
@@ -47,7 +47,7 @@ describe('buildReport', () => {
 
   it('summarises counts per state and result, package and times', () => {
     expect(report.summary).toMatchObject({
-      format: 'flashline-report/1', batch_id: 'B-42', package_components: 'app 1.4.0 (full)', station_id: 'ST-07', operator: 'Li Wei',
+      format: 'flashline-report/2', batch_id: 'B-42', package_components: 'app 1.4.0 (full)', station_id: 'ST-07', operator: 'Li Wei',
       total: 4, passed: 1, failed: 1, skipped: 1, interrupted: 1, cancelled: 0, unfinished: 0, result_ok: 1, result_crc_mismatch: 1,
       result_timeout: 0, duration_ms: 480000, generated_at: at, integrity: 'chain-only', signing_key_id: '', signature: '', row_count: 4,
     });
@@ -81,7 +81,7 @@ describe('buildReport', () => {
     expect(signed.summary.signature).toMatch(/^[A-Za-z0-9+/]+=*$/);
     const res = verifyReport(renderJson(signed), { publicKey });
     expect(res).toMatchObject({ ok: true, signature: 'valid', errors: [] });
-    expect(verifyReport(renderJson(signed)).signature).toBe('unchecked');
+    expect(verifyReport(renderJson(signed)).signature).toBe('untrusted');
     expect(verifyReport(renderJson(report), { publicKey }).errors.join()).toContain('not signed');
   });
 });

@@ -88,7 +88,8 @@ describe.each(Object.entries(FORMATS))('%s report', (name, fmt) => {
     const rows = signed.rows.map(({ prev_hash: _p, row_hash: _h, ...row }, i) => (i === 1 ? { ...row, result: 'ok' } : row));
     const resealed = sealReport({ ...header, result_ok: header.result_ok + 1, result_timeout: header.result_timeout - 1 }, rows);
     resealed.summary.signature = signed.summary.signature;
-    expect(verifyReport(fmt.render(resealed))).toMatchObject({ ok: true, signature: 'unchecked' });
+    // Without a key the signature is still checked against the key the report names: never OK.
+    expect(verifyReport(fmt.render(resealed))).toMatchObject({ ok: false, signature: 'invalid', statement: 'SIGNATURE INVALID' });
     const res = verifyReport(fmt.render(resealed), { publicKey: keys.publicKey });
     expect(res).toMatchObject({ ok: false, signature: 'invalid' });
   });
@@ -128,7 +129,7 @@ describe('CSV encoding', () => {
   const csv = renderCsv(plain);
 
   it('starts with a UTF-8 BOM, uses CRLF and puts the summary in #key,value records', () => {
-    expect(csv.startsWith('\uFEFF#format,flashline-report/1\r\n')).toBe(true);
+    expect(csv.startsWith('\uFEFF#format,flashline-report/2\r\n')).toBe(true);
     expect(csv).toContain('\r\n#chain_head,' + plain.summary.chain_head + '\r\n');
     expect(csv).toContain('#operator,"张伟, ""day"" shift"\r\n');
   });
@@ -192,7 +193,7 @@ describe('HTML page', () => {
   });
 
   it('marks a confirmed hash that differs in red', () => {
-    const bad = buildReport(batch, [{ ...jobs[0]!, confirmed: { crc32: 'deadbeef', md5: jobs[0]!.sent.md5! } }], { generatedAt: 'x' });
+    const bad = buildReport(batch, [{ ...jobs[0]!, confirmed: { crc32: 'deadbeef', md5: jobs[0]!.sent.md5!, confirmedBy: ['device-crc32', 'device-md5'] } }], { generatedAt: 'x' });
     expect(renderHtml(bad)).toContain('<span class="mark mismatch" title="mismatch">✗</span>');
   });
 });

@@ -20,6 +20,7 @@ import type {
 import { ACTIVE_STATES } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import { MIGRATIONS } from './schema.js';
+import { appendLink, chainHead, jobHash, verifyJournal, type JournalCheck } from './chain.js';
 
 export interface JournalOptions {
   /**
@@ -84,6 +85,10 @@ interface JobRow {
   started_at: string | null;
   ended_at: string | null;
   resumable: number;
+  /** Schema v2: HashView.confirmedBy joined with '+' ('' = none confirmed), attempt causes JSON, skip reason. */
+  confirmed_by: string | null;
+  attempt_causes: string | null;
+  skip_reason: string | null;
 }
 
 /** A job row as read: the RMA columns come from JOB_SELECT, never written by upsertJob. */
@@ -104,6 +109,9 @@ interface TransitionRow {
   result: string | null;
   error_code: string | null;
   message: string | null;
+  job_hash: string | null;
+  chain_seq: number | null;
+  chain_hash: string | null;
 }
 
 interface AttemptRow {
@@ -120,7 +128,7 @@ const JOB_COLUMNS = [
   'id', 'batch_id', 'unit_id', 'serial_number', 'address', 'unit_json', 'state', 'progress_bytes',
   'total_bytes', 'rate_bps', 'attempts', 'result', 'error_code', 'device_code', 'message',
   'version_before', 'version_after', 'sent_crc32', 'sent_md5', 'confirmed_crc32', 'confirmed_md5',
-  'started_at', 'ended_at', 'resumable',
+  'started_at', 'ended_at', 'resumable', 'confirmed_by', 'attempt_causes', 'skip_reason',
 ] as const satisfies readonly (keyof JobRow)[];
 
 /**
@@ -155,8 +163,8 @@ export class Journal {
       'SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM transitions WHERE job_id = ?',
     );
     this.insertTransition = db.prepare<TransitionRow>(
-      `INSERT INTO transitions (job_id, seq, at, from_state, to_state, attempt, progress_bytes, result, error_code, message)
-       VALUES (@job_id, @seq, @at, @from_state, @to_state, @attempt, @progress_bytes, @result, @error_code, @message)`,
+      `INSERT INTO transitions (job_id, seq, at, from_state, to_state, attempt, progress_bytes, result, error_code, message, job_hash, chain_seq, chain_hash)
+       VALUES (@job_id, @seq, @at, @from_state, @to_state, @attempt, @progress_bytes, @result, @error_code, @message, @job_hash, @chain_seq, @chain_hash)`,
     );
     this.updateProgress = db.prepare<[number, number | null, string]>(
       'UPDATE jobs SET progress_bytes = ?, rate_bps = COALESCE(?, rate_bps) WHERE id = ?',
@@ -167,9 +175,10 @@ export class Journal {
       'SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state',
     );
     this.transitionTx = db.transaction((job: JobView, from: JobState, at: string): number => {
-      this.upsertJob.run(jobToParams(job));
+      const params = jobToParams(job);
+      this.upsertJob.run(params);
       const seq = this.nextSeq.get(job.jobId)?.seq ?? 1;
-      this.insertTransition.run({
+      const row = {
         job_id: job.jobId,
         seq,
         at,
@@ -180,7 +189,10 @@ export class Journal {
         result: job.result ?? null,
         error_code: job.errorCode ?? null,
         message: job.message ?? null,
-      });
+        // Pins the job row as written with this transition: verify-journal compares the row to it.
+        job_hash: jobHash(params as unknown as Record<string, unknown>),
+      };
+      this.insertTransition.run({ ...row, ...appendLink(this.db, 'transition', row) });
       return seq;
     });
   }
@@ -208,12 +220,13 @@ export class Journal {
   }
 
   createBatch(b: BatchView, jobs: JobView[]): void {
-    const insertBatch = this.db.prepare<BatchRow>(
-      `INSERT INTO batches (id, state, operator, station_id, package_json, plan_json, created_at, started_at, ended_at, paused_reason)
-       VALUES (@id, @state, @operator, @station_id, @package_json, @plan_json, @created_at, @started_at, @ended_at, @paused_reason)`,
+    const insertBatch = this.db.prepare<BatchRow & { chain_jobs: string; chain_seq: number; chain_hash: string }>(
+      `INSERT INTO batches (id, state, operator, station_id, package_json, plan_json, created_at, started_at, ended_at, paused_reason, chain_jobs, chain_seq, chain_hash)
+       VALUES (@id, @state, @operator, @station_id, @package_json, @plan_json, @created_at, @started_at, @ended_at, @paused_reason, @chain_jobs, @chain_seq, @chain_hash)`,
     );
     this.db.transaction(() => {
-      insertBatch.run({
+      const jobRows = jobs.map(jobToParams);
+      const row = {
         id: b.batchId,
         state: b.state,
         operator: b.operator,
@@ -224,8 +237,11 @@ export class Journal {
         started_at: b.startedAt ?? null,
         ended_at: b.endedAt ?? null,
         paused_reason: b.pausedReason ?? null,
-      });
-      for (const job of jobs) this.upsertJob.run(jobToParams(job));
+        // Each job row as created, pinned in the batch's chain link (jobs that never move keep it).
+        chain_jobs: JSON.stringify(Object.fromEntries(jobRows.map((j) => [j.id, jobHash(j as unknown as Record<string, unknown>)]))),
+      };
+      insertBatch.run({ ...row, ...appendLink(this.db, 'batch', row) });
+      for (const params of jobRows) this.upsertJob.run(params);
     })();
   }
 
@@ -258,15 +274,49 @@ export class Journal {
       .prepare(
         `INSERT INTO attempts (job_id, attempt, started_at, resume_from_bytes) VALUES (?, ?, ?, ?)
          ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at,
-           resume_from_bytes = excluded.resume_from_bytes, ended_at = NULL, result = NULL, error_code = NULL, stage = NULL`,
+           resume_from_bytes = excluded.resume_from_bytes, ended_at = NULL, result = NULL, error_code = NULL, stage = NULL
+         WHERE attempts.chain_seq IS NULL`,
       )
       .run(jobId, attempt, at, resumeFromBytes);
   }
 
+  /** Closes the attempt and links it into the journal chain (a finished attempt is never rewritten). */
   endAttempt(jobId: string, attempt: number, result: ResultCode, errorCode: string | undefined, stage: string, at: string = new Date().toISOString()): void {
+    this.db.transaction(() => this.closeAttemptLinked(jobId, attempt, { ended_at: at, result, error_code: errorCode ?? null, stage }))();
+  }
+
+  private closeAttemptLinked(jobId: string, attempt: number, end: { ended_at: string; result: string; error_code: string | null; stage: string }): void {
+    const open = this.db
+      .prepare<[string, number], Record<string, unknown>>('SELECT * FROM attempts WHERE job_id = ? AND attempt = ? AND chain_seq IS NULL')
+      .get(jobId, attempt);
+    if (!open) return;
+    const row = { ...open, ...end };
+    const link = appendLink(this.db, 'attempt', row);
     this.db
-      .prepare('UPDATE attempts SET ended_at = ?, result = ?, error_code = ?, stage = ? WHERE job_id = ? AND attempt = ?')
-      .run(at, result, errorCode ?? null, stage, jobId, attempt);
+      .prepare('UPDATE attempts SET ended_at = ?, result = ?, error_code = ?, stage = ?, chain_seq = ?, chain_hash = ? WHERE job_id = ? AND attempt = ?')
+      .run(end.ended_at, end.result, end.error_code, end.stage, link.chain_seq, link.chain_hash, jobId, attempt);
+  }
+
+  /** The journal chain's head as `SEQ:SHA256`: what a report carries to pin the journal. */
+  chainHead(): string {
+    const h = chainHead(this.db);
+    return `${h.seq}:${h.hash}`;
+  }
+
+  /** The chain link at a position (to check a report's journal_head), or undefined. */
+  chainLinkAt(seq: number): string | undefined {
+    const r = this.db
+      .prepare<[number, number, number], { chain_hash: string }>(
+        `SELECT chain_hash FROM batches WHERE chain_seq = ? UNION ALL SELECT chain_hash FROM transitions WHERE chain_seq = ?
+         UNION ALL SELECT chain_hash FROM attempts WHERE chain_seq = ?`,
+      )
+      .get(seq, seq, seq);
+    return r?.chain_hash;
+  }
+
+  /** Recomputes the journal chain and every job row's pin (read-only). */
+  verifyChain(): JournalCheck {
+    return verifyJournal(this.db);
   }
 
   /** Keeps one trace tail per attempt; saving again replaces it. */
@@ -412,13 +462,12 @@ export class Journal {
            WHERE batches.state IN ('interrupted', 'paused') AND jobs.state IN (${marks}) ORDER BY jobs.rowid`,
         )
         .all(...IN_FLIGHT_STATES);
-      const closeAttempt = this.db.prepare(
-        `UPDATE attempts SET ended_at = ?, result = 'station_error', error_code = 'STATION_INTERRUPTED', stage = ?
-         WHERE job_id = ? AND ended_at IS NULL`,
-      );
+      const openAttempts = this.db.prepare<[string], { attempt: number }>('SELECT attempt FROM attempts WHERE job_id = ? AND ended_at IS NULL ORDER BY attempt');
       for (const row of stuck) {
         const job = jobFromRow(row);
-        closeAttempt.run(at, job.state, job.jobId);
+        for (const { attempt } of openAttempts.all(job.jobId)) {
+          this.closeAttemptLinked(job.jobId, attempt, { ended_at: at, result: 'station_error', error_code: 'STATION_INTERRUPTED', stage: job.state });
+        }
         this.transitionTx(
           { ...job, state: 'interrupted', errorCode: 'STATION_INTERRUPTED', message: `station stopped while ${job.state}` },
           job.state,
@@ -479,6 +528,7 @@ function migrate(db: Database.Database): void {
     if (m.version <= have) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.after?.(db);
       db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
     })();
   }
@@ -510,6 +560,9 @@ function jobToParams(job: JobView): JobRow {
     started_at: job.startedAt ?? null,
     ended_at: job.endedAt ?? null,
     resumable: job.resumable ? 1 : 0,
+    confirmed_by: job.confirmed.confirmedBy ? job.confirmed.confirmedBy.join('+') : null,
+    attempt_causes: job.attemptCauses ? JSON.stringify(job.attemptCauses) : null,
+    skip_reason: job.skipReason ?? null,
   };
 }
 
@@ -539,6 +592,9 @@ function jobFromRow(r: JobReadRow): JobView {
   if (r.rma_ticket) job.rmaTicket = r.rma_ticket;
   if (typeof r.rma_technician === 'string' && r.rma_technician) job.technician = r.rma_technician;
   if (typeof r.rma_trace_entries === 'number') job.rmaTraceEntries = r.rma_trace_entries;
+  if (r.confirmed_by !== null && r.confirmed_by !== undefined) job.confirmed.confirmedBy = (r.confirmed_by ? r.confirmed_by.split('+') : []) as NonNullable<JobView['confirmed']['confirmedBy']>;
+  if (r.attempt_causes) job.attemptCauses = JSON.parse(r.attempt_causes) as AttemptCause[];
+  if (r.skip_reason !== null && r.skip_reason !== undefined) job.skipReason = r.skip_reason;
   return job;
 }
 

@@ -4,9 +4,14 @@
  * Append new migrations; never edit one that has shipped (stations keep their databases).
  */
 
+import type Database from 'better-sqlite3';
+import { GENESIS, backfillChain } from './chain.js';
+
 export interface Migration {
   version: number;
   sql: string;
+  /** Data step run after `sql`, in the same transaction. */
+  after?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -97,5 +102,31 @@ CREATE TABLE traces (
   PRIMARY KEY (job_id, attempt)
 ) WITHOUT ROWID;
 `,
+  },
+  {
+    // Issue 10 §4 / issue 9 §1: the journal's hash chain (a link per batch, transition and
+    // finished attempt, kept in the row itself), the job pin each transition records, and the
+    // device-confirmation facts a report rests on. Existing rows are linked by backfillChain.
+    version: 2,
+    sql: `
+ALTER TABLE batches ADD COLUMN chain_jobs TEXT;
+ALTER TABLE batches ADD COLUMN chain_seq INTEGER;
+ALTER TABLE batches ADD COLUMN chain_hash TEXT;
+ALTER TABLE transitions ADD COLUMN job_hash TEXT;
+ALTER TABLE transitions ADD COLUMN chain_seq INTEGER;
+ALTER TABLE transitions ADD COLUMN chain_hash TEXT;
+ALTER TABLE attempts ADD COLUMN chain_seq INTEGER;
+ALTER TABLE attempts ADD COLUMN chain_hash TEXT;
+ALTER TABLE jobs ADD COLUMN confirmed_by TEXT;
+ALTER TABLE jobs ADD COLUMN attempt_causes TEXT;
+ALTER TABLE jobs ADD COLUMN skip_reason TEXT;
+CREATE TABLE chain_head (
+  id   INTEGER PRIMARY KEY CHECK (id = 1),
+  seq  INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+INSERT INTO chain_head (id, seq, hash) VALUES (1, 0, '${GENESIS}');
+`,
+    after: backfillChain,
   },
 ];

@@ -1,11 +1,11 @@
 /**
  * CSV form of a report (RFC 4180, CRLF, UTF-8 with a BOM so Excel shows zh-CN text).
- * Layout: the summary first, one `#key,value` record per field (header fields, then row_count,
- * chain_head, signature), then the column header, then one record per unit ending in
- * prev_hash,row_hash. Also the reader the verifier uses; it never evaluates anything.
+ * Layout: the summary first, one `#key,value` record per field (header fields — including
+ * `#proof_en`/`#proof_zh`, what the signature and chains prove — then row_count, chain_head,
+ * signature), then the column header, then one record per unit ending in prev_hash,row_hash. Also the reader the verifier uses; it never evaluates anything.
  */
 import { cellText } from './hash-chain.js';
-import { SEALED_ROW_FIELDS, SUMMARY_FIELDS } from './model.js';
+import { ANY_SUMMARY_FIELDS, SEALED_ROW_FIELDS, SUMMARY_FIELDS, fieldsOf } from './model.js';
 import type { Report } from './model.js';
 
 const BOM = '\uFEFF';
@@ -34,11 +34,12 @@ export function toCsvRecord(values: readonly unknown[]): string {
 
 export function renderCsv(report: Report): string {
   const summary = report.summary as unknown as Record<string, unknown>;
-  const lines = SUMMARY_FIELDS.map((k) => toCsvRecord(['#' + k, summary[k]]));
-  lines.push(toCsvRecord(SEALED_ROW_FIELDS));
+  const fields = fieldsOf(summary.format) ?? { summary: SUMMARY_FIELDS, sealedRow: SEALED_ROW_FIELDS };
+  const lines = fields.summary.map((k) => toCsvRecord(['#' + k, summary[k]]));
+  lines.push(toCsvRecord(fields.sealedRow));
   for (const row of report.rows) {
     const r = row as unknown as Record<string, unknown>;
-    lines.push(toCsvRecord(SEALED_ROW_FIELDS.map((f) => r[f])));
+    lines.push(toCsvRecord(fields.sealedRow.map((f) => r[f])));
   }
   return BOM + lines.join(CRLF) + CRLF;
 }
@@ -112,13 +113,14 @@ export function readCsvReport(content: string): ParsedTable {
     if (cells.length === 1 && first === '') return; // blank line
     if (!columns && first.startsWith('#')) {
       const key = first.slice(1);
-      if (!SUMMARY_FIELDS.includes(key)) out.errors.push(`line ${idx + 1}: unknown summary field "${key}"`);
+      if (!ANY_SUMMARY_FIELDS.has(key)) out.errors.push(`line ${idx + 1}: unknown summary field "${key}"`);
       else if (key in out.summary) out.errors.push(`line ${idx + 1}: summary field "${key}" appears twice`);
       else out.summary[key] = cells[1] ?? '';
       return;
     }
     if (!columns) {
-      if (cells.join(',') !== SEALED_ROW_FIELDS.join(',')) out.errors.push('column header differs from the report format (columns added, removed or renamed)');
+      const expected = fieldsOf(out.summary.format)?.sealedRow ?? SEALED_ROW_FIELDS;
+      if (cells.join(',') !== expected.join(',')) out.errors.push('column header differs from the report format (columns added, removed or renamed)');
       columns = cells;
       return;
     }

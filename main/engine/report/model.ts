@@ -6,7 +6,9 @@
 import type { Lang, ResultCode } from '../../contract/dto.js';
 import { RESULT_CODES } from '../../contract/dto.js';
 
-export const REPORT_FORMAT = 'flashline-report/1';
+export const REPORT_FORMAT = 'flashline-report/2';
+/** Reports written before the device-confirmation columns, the journal head and the embedded key; still verified. */
+export const REPORT_FORMAT_V1 = 'flashline-report/1';
 
 /** Sent vs device-confirmed hash: `unconfirmed` when the device never reported one. */
 export type HashVerdict = 'match' | 'mismatch' | 'unconfirmed' | '';
@@ -26,6 +28,7 @@ export interface ReportRow {
   version_after: string;
   size_bytes: number;
   sent_crc32: string;
+  /** Only a CRC the device itself reported or checked (confirmedBy has `device-crc32`); else empty. */
   confirmed_crc32: string;
   crc32_verdict: HashVerdict;
   sent_md5: string;
@@ -50,6 +53,10 @@ export interface ReportRow {
   technician: string;
   /** Where the full raw protocol trace of an RMA job is kept (the journal), with its size. */
   trace_ref: string;
+  /** What the pass rests on, e.g. `device-crc32+version-after-reboot` (only what the device confirmed). */
+  confirmed_by: string;
+  /** Every failed attempt's cause: "attempt 1: SOTA_READ_TIMEOUT; 2–3: DEVICE_NOT_RESPONDING". */
+  attempt_causes: string;
 }
 
 export interface SealedRow extends ReportRow {
@@ -85,6 +92,13 @@ export type ReportHeader = {
   unfinished: number;
   integrity: 'chain-only' | 'chain+ed25519';
   signing_key_id: string;
+  /** The station's Ed25519 public key (base64 SPKI DER) that signed this report; '' when unsigned. */
+  signing_public_key: string;
+  /** The station journal's hash-chain head when the report was made: `SEQ:SHA256` ('' when unknown). */
+  journal_head: string;
+  /** What the signature and the chains prove, for a customer (en, zh-CN). */
+  proof_en: string;
+  proof_zh: string;
 } & Record<ResultCountKey, number>;
 
 /** Written after the header; not hashed into it because it is derived from the chain. */
@@ -101,7 +115,7 @@ export interface Report {
   rows: SealedRow[];
 }
 
-export const ROW_FIELDS = [
+const ROW_FIELDS_V1 = [
   'row', 'serial_number', 'unit_id', 'unit_name', 'address', 'transport', 'protocol', 'package_id',
   'component', 'target_version', 'version_before', 'version_after', 'size_bytes', 'sent_crc32',
   'confirmed_crc32', 'crc32_verdict', 'sent_md5', 'confirmed_md5', 'md5_verdict', 'state', 'result',
@@ -109,18 +123,22 @@ export const ROW_FIELDS = [
   'ended_at', 'duration_ms', 'station_id', 'operator', 'batch_id', 'rma_ticket', 'technician', 'trace_ref',
 ] as const satisfies readonly (keyof ReportRow)[];
 
+export const ROW_FIELDS = [...ROW_FIELDS_V1, 'confirmed_by', 'attempt_causes'] as const satisfies readonly (keyof ReportRow)[];
+
 export const CHAIN_FIELDS = ['prev_hash', 'row_hash'] as const satisfies readonly (keyof SealedRow)[];
 
 export const RESULT_COUNT_KEYS: readonly ResultCountKey[] = RESULT_CODES.map((c) => `result_${c}` as const);
 
 export const STATE_COUNT_KEYS = ['passed', 'failed', 'skipped', 'cancelled', 'interrupted'] as const;
 
-export const HEADER_FIELDS: readonly (keyof ReportHeader)[] = [
+const HEADER_FIELDS_V1: readonly (keyof ReportHeader)[] = [
   'format', 'batch_id', 'batch_state', 'package_id', 'package_files', 'package_components',
   'package_sha256', 'package_signature', 'station_id', 'operator', 'created_at', 'started_at',
   'ended_at', 'duration_ms', 'generated_at', 'lang', 'total', ...STATE_COUNT_KEYS, 'unfinished',
   ...RESULT_COUNT_KEYS, 'integrity', 'signing_key_id',
 ];
+
+export const HEADER_FIELDS: readonly (keyof ReportHeader)[] = [...HEADER_FIELDS_V1, 'signing_public_key', 'journal_head', 'proof_en', 'proof_zh'];
 
 export const TRAILER_FIELDS = ['row_count', 'chain_head', 'signature'] as const satisfies readonly (keyof ReportTrailer)[];
 
@@ -128,6 +146,32 @@ export const TRAILER_FIELDS = ['row_count', 'chain_head', 'signature'] as const 
 export const SEALED_ROW_FIELDS: readonly string[] = [...ROW_FIELDS, ...CHAIN_FIELDS];
 /** Every summary key, in file order. */
 export const SUMMARY_FIELDS: readonly string[] = [...HEADER_FIELDS, ...TRAILER_FIELDS];
+
+/** The field orders of one report format: what its chain canonicalises and its files carry. */
+export interface FormatFields {
+  header: readonly string[];
+  row: readonly string[];
+  sealedRow: readonly string[];
+  summary: readonly string[];
+}
+
+const FORMAT_FIELDS: Record<string, FormatFields> = {
+  [REPORT_FORMAT]: { header: HEADER_FIELDS, row: ROW_FIELDS, sealedRow: SEALED_ROW_FIELDS, summary: SUMMARY_FIELDS },
+  [REPORT_FORMAT_V1]: {
+    header: HEADER_FIELDS_V1,
+    row: ROW_FIELDS_V1,
+    sealedRow: [...ROW_FIELDS_V1, ...CHAIN_FIELDS],
+    summary: [...HEADER_FIELDS_V1, ...TRAILER_FIELDS],
+  },
+};
+
+/** Field orders for a format this build can verify, or undefined. */
+export function fieldsOf(format: unknown): FormatFields | undefined {
+  return typeof format === 'string' && Object.prototype.hasOwnProperty.call(FORMAT_FIELDS, format) ? FORMAT_FIELDS[format] : undefined;
+}
+
+/** Every summary key any known format uses (the CSV reader accepts these before it knows the format). */
+export const ANY_SUMMARY_FIELDS: ReadonlySet<string> = new Set(Object.values(FORMAT_FIELDS).flatMap((f) => f.summary));
 
 /** Counts the summary states, recomputed by the verifier from the rows it read. */
 export function countRows(rows: readonly { state: unknown; result: unknown }[]): Record<string, number> {
