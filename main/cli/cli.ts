@@ -12,7 +12,6 @@ import { Engine } from '../engine/engine.js';
 import { StationError, toStationError, operatorText } from '../engine/errors.js';
 import { parseTargets } from '../engine/targets.js';
 import { buildFlashSummary } from '../engine/summary.js';
-import { verifyReport } from '../engine/report/index.js';
 import { DEFAULT_SCAN_SECONDS, scanLlsyncUnits } from '../engine/transport/ble/ble-scan.js';
 import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
 import { buildSimImage } from '../engine/device/app-descriptor.js';
@@ -20,6 +19,7 @@ import { ProgressPrinter, formatUnitOutcomes } from './progress.js';
 import { openSettings } from '../engine/settings/settings.js';
 import { cmdServe } from './serve.js';
 import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
+import { cmdStationKey, cmdVerifyJournal, cmdVerifyReport } from './verify.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -34,7 +34,11 @@ const USAGE = `flashline — firmware flashing station
   flashline resume BATCH_ID [--json]                  continue a batch the station stopped in
   flashline batches [--json]                          past batches from the journal
   flashline report BATCH_ID --format csv|json|html [--out FILE]
-  flashline verify-report FILE                        check a report's hash chain
+  flashline verify-report FILE [--key PUBKEY | --trusted-keys FILE] [--json]
+                                                      check a report's hash chain and station signature
+                                                      (PUBKEY: PEM, base64 or hex, or a file holding it)
+  flashline station-key [--json]                      this station's report-signing public key and fingerprint
+  flashline verify-journal [--report FILE] [--json]   re-check the journal's hash chain (edited, deleted, inserted rows)
   flashline scan [--seconds N] [--sim N] [--json]    serial ports, the Bluetooth adapter and LLSync units
                                                       nearby (--sim N: N virtual LLSync units instead)
   flashline recover --port PATH[@BAUD] --golden FILE [--version V] --ticket RMA [--technician NAME] [--json]
@@ -71,6 +75,9 @@ const OPTIONS = {
   'protocol-for': { type: 'string', multiple: true },
   seconds: { type: 'string' },
   sim: { type: 'string' },
+  key: { type: 'string' },
+  'trusted-keys': { type: 'string' },
+  report: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -103,7 +110,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'report':
         return cmdReport(values, rest[0]);
       case 'verify-report':
-        return cmdVerify(values, rest[0]);
+        return cmdVerifyReport({ file: rest[0], dataDir: dataDir(values), json: !!values.json, key: values.key, trustedKeys: values['trusted-keys'] });
+      case 'station-key':
+        return cmdStationKey({ dataDir: dataDir(values), json: !!values.json, stationId: values.station ?? openSettings(dataDir(values)).get('stationId') ?? 'station-1' });
+      case 'verify-journal':
+        return cmdVerifyJournal({ dataDir: dataDir(values), json: !!values.json, report: values.report });
       case 'scan':
         return await cmdScan(values);
       case 'recover':
@@ -331,15 +342,6 @@ function cmdReport(v: Values, batchId?: string): number {
   } finally {
     void engine.close();
   }
-}
-
-function cmdVerify(v: Values, file?: string): number {
-  if (!file) throw new StationError('CONFIG_INVALID', 'verify-report FILE');
-  const r = verifyReport(fs.readFileSync(file, 'utf8'));
-  if (v.json) console.log(JSON.stringify(r));
-  else if (r.ok) console.log(`OK: ${r.format} report, ${r.rows} rows, hash chain intact`);
-  else console.log(`TAMPERED: ${r.format} report\n${r.errors.map((e) => `  - ${e}`).join('\n')}`);
-  return r.ok ? 0 : 1;
 }
 
 async function cmdScan(v: Values): Promise<number> {

@@ -91,7 +91,8 @@ export function formatUnitOutcomes(s: FlashSummary): string[] {
     if (u.result === 'ok' && !u.attemptCauses) continue;
     const parts = [`  ${u.unit}`, u.result, u.code ?? ''];
     if (u.reason) parts.push(`— ${u.reason}`);
-    if (u.attemptCauses) parts.push(`(${u.attemptCauses})`);
+    // One failed attempt whose cause is the code already shown says nothing new.
+    if (u.attemptCauses && u.attemptCauses !== `attempt 1: ${u.code}`) parts.push(`(${u.attemptCauses})`);
     if (u.result === 'ok' && u.confirmedBy?.length) parts.push(`confirmed by ${u.confirmedBy.join('+')}`);
     lines.push(parts.filter(Boolean).join(' '));
   }

@@ -19,6 +19,7 @@ import type { FirmwareImage } from './protocol/types.js';
 import { SimTransport, type VirtualDeviceFactory } from './transport/sim/sim-transport.js';
 import type { Transport } from './transport/types.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
+import { loadOrCreateStationKey, type StationKey } from './report/station-key.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
 import { SerialTransport } from './transport/serial/serial-transport.js';
 import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
@@ -38,6 +39,8 @@ export interface EngineOptions {
   simFactories?: Partial<Record<ProtocolId, VirtualDeviceFactory>>;
   connectTimeoutMs?: number;
   rebootTimeoutMs?: number;
+  /** Sign reports with the station key (created in dataDir on first start). Default true. */
+  signReports?: boolean;
 }
 
 export interface CreateBatchInput {
@@ -66,10 +69,13 @@ export class Engine {
   private readonly transports: Partial<Record<TransportKind, Transport>>;
   private readonly clock: Clock;
   readonly sim: SimTransport;
+  /** The station's Ed25519 report-signing key (issue 10 §4); undefined only with signReports: false. */
+  readonly stationKey: StationKey | undefined;
 
   private constructor(private readonly opts: EngineOptions) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
     this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'));
+    this.stationKey = opts.signReports === false ? undefined : loadOrCreateStationKey(opts.dataDir);
     this.stationId = opts.stationId ?? 'station-1';
     this.operator = opts.operator ?? 'operator';
     this.clock = opts.clock ?? systemClock;
@@ -262,10 +268,16 @@ export class Engine {
     return this.journal.searchJobs(q);
   }
 
-  report(batchId: string, format: 'csv' | 'json' | 'html'): string {
+  /** A report from the journal, signed with the station key, carrying the journal's chain head. */
+  report(batchId: string, format: 'csv' | 'json' | 'html', opts: { lang?: 'en' | 'zh-CN' } = {}): string {
     const batch = this.journal.getBatch(batchId);
     if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
-    const report = buildReport(batch, this.journal.getJobs(batchId));
+    const report = buildReport(batch, this.journal.getJobs(batchId), {
+      lang: opts.lang,
+      signingKey: this.stationKey?.privateKey,
+      journalHead: this.journal.chainHead(),
+      attemptCauses: this.journal.attemptCausesForBatch(batchId),
+    });
     return format === 'csv' ? renderCsv(report) : format === 'json' ? renderJson(report) : renderHtml(report);
   }
 

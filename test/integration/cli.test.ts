@@ -26,7 +26,7 @@ describe('flashline CLI', () => {
     const s = lastJson<FlashSummary>(r.stdout);
     expect(Object.keys(s)).toEqual(['batchId', 'total', 'passed', 'failed', 'skipped', 'cancelled', 'durationMs', 'units']);
     expect(s).toMatchObject({ total: 4, passed: 3, failed: 1, skipped: 0, cancelled: 0 });
-    expect(Object.keys(s.units[0]!)).toEqual(['unit', 'transport', 'protocol', 'result', 'code', 'bytes', 'crc32', 'md5', 'sha256', 'durationMs', 'attempts']);
+    expect(Object.keys(s.units[0]!)).toEqual(['unit', 'transport', 'protocol', 'result', 'code', 'bytes', 'crc32', 'md5', 'sha256', 'durationMs', 'attempts', 'confirmedBy', 'attemptCauses']);
     const refused = s.units.find((u) => u.unit === 'sim:ymodem:4')!;
     expect(refused).toMatchObject({ result: 'version_rejected', code: 'DEVICE_REJECTED_VERSION', transport: 'sim', protocol: 'ymodem' });
     const ok = s.units[0]!;
@@ -52,15 +52,15 @@ describe('flashline CLI', () => {
       const text = fs.readFileSync(out, 'utf8');
       expect(text).toContain('sim:ymodem:4');
       expect(text).toContain('line2-st4');
-      const ok = await runCli(['verify-report', out]);
+      const ok = await runCli(['verify-report', out, '--data-dir', dir]);
       expect(ok.code).toBe(0);
-      expect(ok.stdout).toMatch(/OK: .*4 rows/);
+      expect(ok.stdout).toMatch(/^signed by line2-st4 \([0-9a-f]{16}, this station\) — valid\nhash chain intact: .*4 rows/);
     }
     const csv = path.join(dir, 'r.csv');
     fs.writeFileSync(csv, fs.readFileSync(csv, 'utf8').replace('version_rejected', 'ok'));
-    const bad = await runCli(['verify-report', csv]);
+    const bad = await runCli(['verify-report', csv, '--data-dir', dir]);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/TAMPERED/);
+    expect(bad.stdout).toMatch(/^SIGNATURE INVALID\nTAMPERED/);
   }, 60_000);
 
   it.each([
