@@ -154,9 +154,12 @@ export class JobRunner {
       // Bytes already went out in an earlier attempt of this job (before a crash or a lost link).
       const flashedEarlier = job.attempts > 1 && job.progressBytes > 0;
       // A version read after the station wrote to a unit of unknown version is not its "before".
-      if (id.version !== undefined && job.versionBefore === undefined && !flashedEarlier) job.versionBefore = id.version;
+      const before = job.versionBefore;
+      if (id.version !== undefined && before === undefined && !flashedEarlier) job.versionBefore = id.version;
+      // The unit now runs the target and an earlier attempt of this job changed it: a known other
+      // version before, or (a bricked unit, version before unknown) bytes the station sent.
       const installedEarlier =
-        id.version !== undefined && id.version === image.info.version && flashedEarlier && (job.versionBefore === undefined || job.versionBefore !== id.version);
+        id.version !== undefined && id.version === image.info.version && job.attempts > 1 && (before !== undefined ? before !== id.version : flashedEarlier);
       if (installedEarlier) {
         // An earlier attempt already installed the image (also on a unit that was bricked, whose
         // version before was unknown): the unit now boots the target, so only the confirmation is left.
