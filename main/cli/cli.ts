@@ -20,6 +20,8 @@ import { openSettings } from '../engine/settings/settings.js';
 import { cmdServe } from './serve.js';
 import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
 import { cmdStationKey, cmdVerifyJournal, cmdVerifyReport } from './verify.js';
+import { cmdOptions, cmdProfiles } from './profiles.js';
+import { parseOptLines } from '../engine/profile/index.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -30,7 +32,9 @@ const USAGE = `flashline — firmware flashing station
         protocols: llsync-ota ymodem quecthing-sota mqtt-ota-tencent mqtt-ota-aliyun
         options: --concurrency N --retries N --no-skip-at-target --allow ID,… --deny ID,…
                  --min-battery PCT --stop-after-failures K --opt PROTOCOL.KEY=VALUE
-                 --operator NAME --station ID
+                 --operator NAME --station ID --profile ID (a product profile; one per protocol)
+  flashline profiles [list|show ID|save FILE.json|delete ID] [--json]   built-in and user product profiles
+  flashline options PROTOCOL [--json]                 every option of a protocol: type, default, unit, meaning
   flashline resume BATCH_ID [--json]                  continue a batch the station stopped in
   flashline batches [--json]                          past batches from the journal
   flashline report BATCH_ID --format csv|json|html [--out FILE]
@@ -78,6 +82,7 @@ const OPTIONS = {
   key: { type: 'string' },
   'trusted-keys': { type: 'string' },
   report: { type: 'string' },
+  profile: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -121,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRecover({ dataDir: dataDir(values), port: values.port, packagePath: values.golden ?? values.package, version: values.version, ticket: values.ticket, technician: values.technician ?? values.operator, station: values.station, json: !!values.json, protocolFor: values['protocol-for'], protocolOptions: parseProtocolOptions(values.opt) });
       case 'detect':
         return await cmdDetect({ port: values.port, json: !!values.json });
+      case 'profiles':
+        return cmdProfiles({ dataDir: dataDir(values), json: !!values.json, args: rest });
+      case 'options':
+        return cmdOptions({ json: !!values.json, protocol: rest[0] });
       case 'serve':
         return await cmdServe({ dataDir: dataDir(values), port: intOpt(values.port, 'port', 0, 65535), remote: !!values.remote, json: !!values.json, operator: values.operator, station: values.station });
       default:
@@ -159,21 +168,13 @@ function intOpt(v: string | undefined, name: string, min: number, max: number): 
   return n;
 }
 
-/** --opt ymodem.blockSize=128 → { ymodem: { blockSize: 128 } } (numbers, booleans, null parsed). */
+/**
+ * --opt ymodem.blockSize=128 → { ymodem: { blockSize: 128 } }, each value parsed by its option's
+ * type and checked against the protocol's schema: an unknown protocol or key, a wrong type or an
+ * out-of-range value is CONFIG_INVALID (exit 2); a string option keeps digits as a string.
+ */
 export function parseProtocolOptions(opts: string[] = []): Partial<Record<ProtocolId, Record<string, unknown>>> {
-  const out: Partial<Record<ProtocolId, Record<string, unknown>>> = {};
-  for (const o of opts) {
-    const m = /^([a-z-]+)\.([A-Za-z0-9_]+)=(.*)$/s.exec(o);
-    if (!m) throw new StationError('CONFIG_INVALID', `--opt "${o}": expected PROTOCOL.KEY=VALUE`);
-    const [, proto, key, raw] = m as unknown as [string, ProtocolId, string, string];
-    let val: unknown = raw;
-    if (/^-?\d+(\.\d+)?$/.test(raw)) val = Number(raw);
-    else if (raw === 'true' || raw === 'false') val = raw === 'true';
-    else if (raw === 'null') val = null;
-    else val = raw.replace(/\\r/g, '\r').replace(/\\n/g, '\n');
-    (out[proto] ??= {})[key] = val;
-  }
-  return out;
+  return parseOptLines(opts);
 }
 
 function planFrom(v: Values): Partial<Omit<Plan, 'packageId' | 'units'>> {
@@ -241,7 +242,7 @@ async function cmdFlash(v: Values): Promise<number> {
   const engine = openEngine(v, parseProtocolOptions(v.opt));
   try {
     const info = await engine.loadPackage(path.resolve(v.package), { version: v.version });
-    const batch = engine.createBatch({ packageId: info.id, units, plan });
+    const batch = engine.createBatch({ packageId: info.id, units, plan, profileIds: v.profile });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
     return finish(summary, !!v.json);
   } finally {

@@ -163,6 +163,11 @@ export interface Plan {
   retry: RetryPolicyView;
   concurrency: { global: number; perBleAdapter: number };
   stopTheLine?: StopTheLine;
+  /**
+   * The batch's effective product profile per protocol (issue 9 §9): every option written out and
+   * every timer set. Journaled with the plan; resume and operator retry run with exactly these.
+   */
+  profiles?: Partial<Record<ProtocolId, ProductProfile>>;
 }
 
 export interface HashView {
@@ -333,11 +338,12 @@ export interface ProductProfile {
 /** One option of a protocol's schema, as `flashline options PROTOCOL` prints it. */
 export interface OptionSpec {
   key: string;
-  type: 'number' | 'string' | 'boolean' | 'enum' | 'string|null' | 'number|null';
+  type: 'number' | 'string' | 'boolean' | 'enum' | 'string|null' | 'number|null' | 'object';
   default: unknown;
   unit?: string;
   min?: number;
   max?: number;
+  /** For `enum`: the allowed values; for `number`: the only allowed numbers (as text). */
   values?: readonly string[];
   meaning: string;
 }

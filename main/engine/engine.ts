@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BatchEvent, BatchView, JobView, PackageInfo, Plan, ProtocolId, TraceLine, TransitionView, TransportKind, UnitRef } from '../contract/dto.js';
+import type { BatchEvent, BatchView, JobView, PackageInfo, Plan, ProductProfile, ProtocolId, TraceLine, TransitionView, TransportKind, UnitRef } from '../contract/dto.js';
 import { BatchRun, countJobs } from './batch/batch-run.js';
 import { systemClock, type Clock } from './clock.js';
 import { StationError } from './errors.js';
@@ -14,7 +14,8 @@ import { Journal } from './journal/journal.js';
 import { retryPolicy } from './job/retry-policy.js';
 import { loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
-import { getDriver } from './protocol/registry.js';
+import { getDriver, policyChecksOf } from './protocol/registry.js';
+import { ProfileStore, defaultProfile, effectiveProfile } from './profile/index.js';
 import type { FirmwareImage } from './protocol/types.js';
 import { SimTransport, type VirtualDeviceFactory } from './transport/sim/sim-transport.js';
 import type { Transport } from './transport/types.js';
@@ -47,8 +48,10 @@ export interface CreateBatchInput {
   packageId: string;
   units: UnitRef[];
   plan?: Partial<Omit<Plan, 'packageId' | 'units'>>;
-  /** Which component of the package to flash (default: the first). */
+  /** Which component of the package to flash (default: the profile's, else the first). */
   component?: string;
+  /** Product profiles to use (issue 9 §9), at most one per protocol; other protocols use their defaults. */
+  profileIds?: string[];
 }
 
 export const DEFAULT_PLAN: Omit<Plan, 'packageId' | 'units'> = {
@@ -71,6 +74,8 @@ export class Engine {
   readonly sim: SimTransport;
   /** The station's Ed25519 report-signing key (issue 10 §4); undefined only with signReports: false. */
   readonly stationKey: StationKey | undefined;
+  /** Built-in and user product profiles (issue 9 §9). */
+  readonly profiles: ProfileStore;
 
   private constructor(private readonly opts: EngineOptions) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -79,6 +84,7 @@ export class Engine {
     this.stationId = opts.stationId ?? 'station-1';
     this.operator = opts.operator ?? 'operator';
     this.clock = opts.clock ?? systemClock;
+    this.profiles = new ProfileStore(opts.dataDir);
     this.sim = new SimTransport({
       stateDir: path.join(opts.dataDir, 'sim-units'),
       factories: { ...simDeviceFactories, ...opts.simFactories },
@@ -124,6 +130,22 @@ export class Engine {
     return this.loadPackage(file, opts);
   }
 
+  // ---- product profiles (issue 9 §9) ------------------------------------------------------
+
+  /** Built-in profiles, then the user profiles saved on this station. */
+  listProfiles(): ProductProfile[] {
+    return this.profiles.list();
+  }
+
+  /** Save (create or replace) a user profile; CONFIG_INVALID when it does not check. */
+  saveProfile(profile: unknown): ProductProfile {
+    return this.profiles.save(profile);
+  }
+
+  deleteProfile(id: string): boolean {
+    return this.profiles.delete(id);
+  }
+
   // ---- batches --------------------------------------------------------------------------
 
   createBatch(input: CreateBatchInput): BatchView {
@@ -160,8 +182,11 @@ export class Engine {
     const pkg = this.packages.get(input.packageId);
     if (!pkg) throw new StationError('CONFIG_INVALID', `package ${input.packageId} is not loaded`);
     if (input.units.length === 0) throw new StationError('CONFIG_INVALID', 'the plan has no units');
-    const image = this.pickImage(pkg, input.component);
-    const plan: Plan = { ...DEFAULT_PLAN, ...input.plan, packageId: input.packageId, units: input.units };
+    const profiles = this.effectiveProfiles(input.units, input.profileIds ?? []);
+    const profileComponent = Object.values(profiles).find((p) => p?.component && pkg.images.some((i) => i.info.component === p.component))?.component;
+    const image = this.pickImage(pkg, input.component ?? profileComponent);
+    const plan: Plan = { ...DEFAULT_PLAN, ...input.plan, packageId: input.packageId, units: input.units, profiles };
+    checkPoliciesCheckable(plan);
     const batchId = newBatchId();
     const now = new Date().toISOString();
     const jobs: JobView[] = input.units.map((unit, i) => {
@@ -178,7 +203,7 @@ export class Engine {
         resumable: false,
       };
       const listed = listDecision(unit, plan);
-      if (listed) Object.assign(job, { state: 'skipped', message: listed, endedAt: now });
+      if (listed) Object.assign(job, { state: 'skipped', errorCode: 'UNIT_NOT_LISTED', skipReason: listed, message: listed, endedAt: now });
       return job;
     });
     const batch: BatchView = {
@@ -212,7 +237,13 @@ export class Engine {
       if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
       const pkg = await this.reloadPackage(batch.packageInfo);
       const image = this.pickImage(pkg, batch.packageInfo.components[0]?.component);
-      run = this.newRun(batch, this.journal.getJobs(batchId), image);
+      const jobs = this.journal.getJobs(batchId);
+      // Every earlier attempt's cause stays with the job (the first real one decides its result).
+      for (const j of jobs) {
+        const causes = this.journal.getAttemptCauses(j.jobId);
+        if (causes.length) j.attemptCauses = causes;
+      }
+      run = this.newRun(batch, jobs, image);
       this.runs.set(batchId, run);
     }
     if (run.batch.state === 'created') run.start();
@@ -312,6 +343,38 @@ export class Engine {
     return loaded;
   }
 
+  /**
+   * The effective profile of every protocol in the plan: the named profile (or the protocol's
+   * defaults) with this station's `--opt` overrides, every option and timer written out.
+   */
+  private effectiveProfiles(units: UnitRef[], profileIds: string[]): Partial<Record<ProtocolId, ProductProfile>> {
+    const chosen = new Map<ProtocolId, ProductProfile>();
+    for (const id of profileIds) {
+      const p = this.profiles.require(id);
+      const other = chosen.get(p.protocol);
+      if (other) throw new StationError('CONFIG_INVALID', `profiles ${other.id} and ${p.id} are both for ${p.protocol}: name one per protocol`);
+      if (!units.some((u) => u.protocol === p.protocol)) throw new StationError('CONFIG_INVALID', `profile ${p.id} is for ${p.protocol} units and the plan has none`);
+      chosen.set(p.protocol, p);
+    }
+    const out: Partial<Record<ProtocolId, ProductProfile>> = {};
+    for (const protocol of new Set(units.map((u) => u.protocol))) {
+      out[protocol] = effectiveProfile({
+        profile: chosen.get(protocol) ?? defaultProfile(protocol),
+        overrides: jsonOnly(this.opts.protocolOptions?.[protocol]),
+        stationTimers: { connectTimeoutMs: this.opts.connectTimeoutMs, rebootTimeoutMs: this.opts.rebootTimeoutMs },
+      });
+    }
+    return out;
+  }
+
+  /** A journaled batch's profile for a protocol (older batches have none: build it as a new batch would). */
+  private profileFor(plan: Plan, protocol: ProtocolId): ProductProfile {
+    return (
+      plan.profiles?.[protocol] ??
+      effectiveProfile({ profile: defaultProfile(protocol), overrides: jsonOnly(this.opts.protocolOptions?.[protocol]), stationTimers: { connectTimeoutMs: this.opts.connectTimeoutMs, rebootTimeoutMs: this.opts.rebootTimeoutMs } })
+    );
+  }
+
   private newRun(batch: BatchView, jobs: JobView[], image: FirmwareImage, batchTransports: Partial<Record<TransportKind, Transport>> = {}): BatchRun {
     const plan = batch.plan;
     // Per-resource caps: a BLE adapter has connection slots, everything else is one job per port,
@@ -335,6 +398,9 @@ export class Engine {
         if (simProblem) throw new StationError('CONFIG_INVALID', simProblem, { unitId: job.unit.unitId, retryable: false });
         const transport = batchTransports[job.unit.transport] ?? this.transports[job.unit.transport];
         if (!transport) throw new StationError('TRANSPORT_NOT_FOUND', `the ${job.unit.transport} transport is not available on this station`, { retryable: false });
+        // The journaled effective profile drives every attempt (resume and retry included);
+        // options this station was started with (`resume --opt`) still win.
+        const profile = this.profileFor(plan, job.unit.protocol);
         return {
           image,
           plan,
@@ -343,14 +409,43 @@ export class Engine {
           driver: getDriver(job.unit.protocol),
           scheduler,
           clock: this.clock,
-          protocolOptions: { ...this.opts.protocolOptions?.[job.unit.protocol] },
+          protocolOptions: { ...profile.options, ...this.opts.protocolOptions?.[job.unit.protocol] },
           sink,
-          connectTimeoutMs: this.opts.connectTimeoutMs,
-          rebootTimeoutMs: this.opts.rebootTimeoutMs,
+          connectTimeoutMs: profile.timers?.connectTimeoutMs ?? this.opts.connectTimeoutMs,
+          rebootTimeoutMs: profile.timers?.rebootTimeoutMs ?? this.opts.rebootTimeoutMs,
+          limits: profile.limits,
+          policyChecks: policyChecksOf(job.unit.protocol, { ...profile.options, ...this.opts.protocolOptions?.[job.unit.protocol] }),
         };
       },
     });
   }
+}
+
+/**
+ * Issue 9 §8: a plan limit that a unit's protocol and profile cannot check refuses the batch —
+ * never a silent pass.
+ */
+export function checkPoliciesCheckable(plan: Plan): void {
+  const wants: { key: 'battery' | 'rssi'; what: string }[] = [];
+  if (plan.policy.minBatteryPct !== undefined) wants.push({ key: 'battery', what: `minimum battery ${plan.policy.minBatteryPct} %` });
+  if (plan.policy.minRssiDbm !== undefined) wants.push({ key: 'rssi', what: `minimum signal ${plan.policy.minRssiDbm} dBm` });
+  for (const w of wants) {
+    const blind = [...new Set(plan.units.map((u) => u.protocol))].filter((p) => {
+      const c = policyChecksOf(p, plan.profiles?.[p]?.options ?? {});
+      return !c[w.key] && !c.deviceEnforces?.[w.key];
+    });
+    if (blind.length) {
+      const prof = blind.map((p) => `${p} (profile ${plan.profiles?.[p]?.id ?? `${p}-defaults`})`).join(', ');
+      throw new StationError('POLICY_UNCHECKABLE', `the plan's ${w.what} cannot be checked on ${prof}: these units cannot report it. Remove the limit or use a profile that reads it.`);
+    }
+  }
+}
+
+/** Options as they can be journaled (functions such as test clocks stay in memory only). */
+function jsonOnly(o: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o ?? {})) if (typeof v !== 'function' && v !== undefined) out[k] = v instanceof RegExp ? v.source : v;
+  return out;
 }
 
 /** Allow/deny lists match a unit id, serial number or address; deny wins. Returns a skip reason or null. */

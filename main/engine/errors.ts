@@ -38,7 +38,12 @@ const CATALOG = {
   DEVICE_NOT_RESPONDING: { result: 'timeout', retryable: true, stage: 'connect', en: 'The unit’s application does not answer. Use RMA recovery over the serial bootloader.', zh: '设备应用程序无响应。请通过串口 Bootloader 进行返修恢复。' },
   REBOOT_TIMEOUT: { result: 'timeout', retryable: false, stage: 'none', en: 'The unit did not come back after rebooting. Power-cycle it; if it stays silent, send it to RMA recovery.', zh: '设备重启后未恢复。请断电重启；若仍无响应，请送返修恢复。' },
   VERIFY_VERSION_MISMATCH: { result: 'version_mismatch', retryable: false, stage: 'none', en: 'The unit rebooted with the wrong version. Set it aside for an engineer.', zh: '设备重启后版本不符。请将其交给工程师处理。' },
+  POLICY_UNCHECKABLE: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'The plan sets a limit (battery or signal) that these units cannot report, so it cannot be checked. Remove the limit or use a product profile that can read it.', zh: '计划设置了这些设备无法上报的限制（电量或信号），无法检查。请取消该限制，或使用能读取该值的产品配置。' },
   POLICY_BLOCKED: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'Blocked by the plan’s policy (battery, signal or list). Fix the condition and retry.', zh: '被计划策略阻止（电量、信号或名单）。请处理后重试。' },
+  // version gate and lists: why a unit was skipped (the reason text is JobView.skipReason)
+  VERSION_AT_TARGET: { result: 'ok', retryable: false, stage: 'none', en: 'The unit already runs the target version; nothing to do.', zh: '设备已是目标版本，无需升级。' },
+  DIFF_SOURCE_MISMATCH: { result: 'version_rejected', retryable: false, stage: 'none', en: 'This differential package does not apply to the unit’s current version. Use a full package.', zh: '该差分固件包不适用于设备当前版本。请使用完整固件包。' },
+  UNIT_NOT_LISTED: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'The unit is excluded by the plan’s allow or deny list.', zh: '该设备被计划的允许或禁止名单排除。' },
   // package
   IMAGE_EMPTY: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The firmware file is empty. Export it again from the build server.', zh: '固件文件为空。请从构建服务器重新导出。' },
   IMAGE_TOO_LARGE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The firmware file is larger than the station allows. Check that you picked the right file.', zh: '固件文件超过工位允许的大小。请确认选择了正确的文件。' },

@@ -1,13 +1,14 @@
 /**
  * Runs one job: attempts through connect → negotiate (version gate, policy) → transfer →
- * verify → activate → confirm, with classified retries and backoff outside the scheduler's
- * slots. Every state change goes to the sink (journal first, then events); the resume point
- * always comes from the device, never from the station's memory.
+ * verify → activate → confirm (within the reboot window), with classified retries and backoff
+ * outside the scheduler's slots. Keeps every failed attempt's cause and the first real one as
+ * the unit's result. Every state change goes to the sink (journal first, then events); the
+ * resume point always comes from the device, never from the station's memory.
  */
-import type { JobState, JobView, Plan } from '../../contract/dto.js';
+import type { AttemptCause, ConfirmedBy, JobState, JobView, Plan, ProductProfile } from '../../contract/dto.js';
 import type { Clock } from '../clock.js';
 import { StationError, toStationError } from '../errors.js';
-import type { FirmwareImage, ProtocolDriver, ProtocolSession } from '../protocol/types.js';
+import type { FirmwareImage, PolicyChecks, ProtocolDriver, ProtocolSession } from '../protocol/types.js';
 import type { Scheduler } from '../pool/scheduler.js';
 import type { Link, Transport } from '../transport/types.js';
 import { canTransition } from './machine.js';
@@ -35,9 +36,25 @@ export interface JobDeps {
   /** Per-product protocol options. */
   protocolOptions: Record<string, unknown>;
   sink: JobSink;
+  /** Link open deadline (the profile's connectTimeoutMs). */
   connectTimeoutMs?: number;
+  /** The reboot window when the device announces none (the profile's rebootTimeoutMs). */
   rebootTimeoutMs?: number;
+  /** The profile's limits, checked before anything is sent. */
+  limits?: ProductProfile['limits'];
+  /** Which plan policies this unit can be checked against (issue 9 §8); absent = assume the identity tells. */
+  policyChecks?: PolicyChecks;
 }
+
+/** Used only when a runner is built without a profile (the engine always passes the profile's timers). */
+export const FALLBACK_CONNECT_TIMEOUT_MS = 15_000;
+export const FALLBACK_REBOOT_TIMEOUT_MS = 60_000;
+/** Pause between two reads of an old version inside the reboot window. */
+const CONFIRM_POLL_MS = 500;
+/** A session's own confirm timer equals the window: give its specific error the first word. */
+const CONFIRM_GRACE_MS = 1000;
+/** Causes that are not the unit's: the station stopped or the operator cancelled. */
+const NOT_A_CAUSE = new Set(['JOB_CANCELLED', 'STATION_INTERRUPTED']);
 
 /** Why an abort happened: the operator cancelled, or the station is shutting down (→ interrupted). */
 export type AbortReason = 'cancel' | 'shutdown';
@@ -46,6 +63,8 @@ export class JobRunner {
   private readonly controller = new AbortController();
   private abortReason: AbortReason = 'cancel';
   private stageFailures: Record<string, number> = {};
+  /** The first real cause's message and device code (the journal keeps only its code). */
+  private firstCause: { code: string; message: string; deviceCode?: string } | null = null;
 
   constructor(readonly job: JobView, private readonly deps: JobDeps) {}
 
@@ -116,7 +135,8 @@ export class JobRunner {
     try {
       this.move('connecting');
       sink.attemptStarted(job, job.progressBytes);
-      link = await openWithDeadline(transport, job.unit, signal, this.deps.connectTimeoutMs ?? 15_000, 'opening the link');
+      this.checkLimits();
+      link = await openWithDeadline(transport, job.unit, signal, this.deps.connectTimeoutMs ?? FALLBACK_CONNECT_TIMEOUT_MS, 'opening the link');
       link.trace.reset();
       link.trace.note(`attempt ${job.attempts}: ${job.unit.transport}:${job.unit.address} ${driver.id}`);
       const openedLink = link;
@@ -131,30 +151,34 @@ export class JobRunner {
 
       this.move('negotiating');
       const id = await session.identify(signal);
-      if (id.version !== undefined) job.versionBefore ??= id.version;
-      if (id.version !== undefined && id.version === image.info.version && job.versionBefore !== undefined && job.versionBefore !== id.version) {
-        // An earlier attempt of this job (before a crash or a lost link) already installed the
-        // image: the unit now boots the target, so only the confirmation is left.
+      // Bytes already went out in an earlier attempt of this job (before a crash or a lost link).
+      const flashedEarlier = job.attempts > 1 && job.progressBytes > 0;
+      // A version read after the station wrote to a unit of unknown version is not its "before".
+      const before = job.versionBefore;
+      if (id.version !== undefined && before === undefined && !flashedEarlier) job.versionBefore = id.version;
+      // The unit now runs the target and an earlier attempt of this job changed it: a known other
+      // version before, or (a bricked unit, version before unknown) bytes the station sent.
+      const installedEarlier =
+        id.version !== undefined && id.version === image.info.version && job.attempts > 1 && (before !== undefined ? before !== id.version : flashedEarlier);
+      if (installedEarlier) {
+        // An earlier attempt already installed the image (also on a unit that was bricked, whose
+        // version before was unknown): the unit now boots the target, so only the confirmation is left.
         link.trace.note(`unit already runs ${id.version}, flashed by an earlier attempt: confirming only`);
         this.move('confirming');
         job.versionAfter = id.version;
         job.progressBytes = image.bytes.length;
-        this.move('passed', { result: 'ok', endedAt: new Date().toISOString() });
+        job.confirmed = { ...job.confirmed, confirmedBy: addConfirmed(job.confirmed.confirmedBy, 'version-after-reboot') };
+        this.move('passed', this.passPatch());
         sink.attemptEnded(job, 'confirm');
         return 'done';
       }
       const gate = this.versionGate(id.version);
       if (gate) {
-        this.move('skipped', { message: gate, endedAt: new Date().toISOString() });
+        this.move('skipped', { errorCode: gate.code, skipReason: gate.reason, message: gate.reason, endedAt: new Date().toISOString() });
         sink.attemptEnded(job, 'negotiate');
         return 'done';
       }
-      if (plan.policy.minBatteryPct !== undefined && id.batteryPct !== undefined && id.batteryPct < plan.policy.minBatteryPct) {
-        throw new StationError('DEVICE_LOW_BATTERY', `battery ${id.batteryPct} % below the plan's minimum ${plan.policy.minBatteryPct} %`);
-      }
-      if (plan.policy.minRssiDbm !== undefined && id.rssiDbm !== undefined && id.rssiDbm < plan.policy.minRssiDbm) {
-        throw new StationError('POLICY_BLOCKED', `signal ${id.rssiDbm} dBm below the plan's minimum ${plan.policy.minRssiDbm} dBm`);
-      }
+      this.checkPolicies(id);
       const neg = await session.negotiate(signal);
       resumeFrom = driver.resumable ? Math.min(neg.resumeAtBytes, image.bytes.length) : 0;
       if (resumeFrom > 0) link.trace.note(`device offers resume at ${resumeFrom}`);
@@ -185,22 +209,12 @@ export class JobRunner {
       await session.activate(signal);
 
       this.move('confirming');
-      // The device's own reboot time bounds the wait when it reports one (llsync-ota.md §7.7).
-      const confirmMs = session.confirmTimeoutMs ?? this.deps.rebootTimeoutMs ?? 60_000;
-      let confirmLink = link;
-      if (driver.reconnectForConfirm) {
-        await link.close();
-        confirmLink = await this.reopenAfterReboot(signal, confirmMs);
-        link = confirmLink;
-      }
-      const version = await withDeadline(session.confirm(confirmLink, signal), confirmMs, 'REBOOT_TIMEOUT', 'waiting for the unit to come back');
+      const version = await this.confirmWithinWindow(session, () => link!, (l) => (link = l), signal);
       if (version !== undefined) {
         job.versionAfter = version;
-        if (version !== image.info.version) {
-          throw new StationError('VERIFY_VERSION_MISMATCH', `unit reports ${version} after reboot, expected ${image.info.version}`, { retryable: false });
-        }
+        job.confirmed = { ...job.confirmed, confirmedBy: addConfirmed(job.confirmed.confirmedBy, 'version-after-reboot') };
       }
-      this.move('passed', { result: 'ok', endedAt: new Date().toISOString(), rateBytesPerSec: rate(image.bytes.length - resumeFrom, clock.now() - attemptStart) });
+      this.move('passed', { ...this.passPatch(), rateBytesPerSec: rate(image.bytes.length - resumeFrom, clock.now() - attemptStart) });
       sink.attemptEnded(job, stage);
       return 'done';
     } catch (raw) {
@@ -213,6 +227,7 @@ export class JobRunner {
       job.errorCode = err.code;
       job.message = err.message;
       job.deviceCode = err.detail.deviceCode;
+      this.recordCause(err);
       link?.trace.note(`error ${err.code}: ${err.message}`);
       sink.attemptEnded(job, stage, err);
       const failStage = stageOf(err, stage);
@@ -222,7 +237,7 @@ export class JobRunner {
         this.move('backoff', { result: undefined });
         return { retryInMs: d.delayMs };
       }
-      this.move('failed', { result: err.result, endedAt: new Date().toISOString() });
+      this.move('failed', { ...this.failurePatch(err), endedAt: new Date().toISOString() });
       return 'done';
     } finally {
       if (link) {
@@ -232,13 +247,126 @@ export class JobRunner {
     }
   }
 
-  /** Version gate (DESIGN.md negotiating). Returns a skip reason, or null to go on. */
-  private versionGate(deviceVersion: string | undefined): string | null {
+  /** Version gate (DESIGN.md negotiating). Returns a skip code and reason, or null to go on. */
+  private versionGate(deviceVersion: string | undefined): { code: 'VERSION_AT_TARGET' | 'DIFF_SOURCE_MISMATCH'; reason: string } | null {
     const info = this.deps.image.info;
     if (deviceVersion === undefined) return null; // the unit cannot tell (e.g. bricked): flash it
-    if (this.deps.plan.versionGate.skipIfAtTarget && deviceVersion === info.version) return `already at ${info.version}`;
-    if (info.kind === 'diff' && deviceVersion !== info.sourceVersion) return `diff package needs ${info.sourceVersion}, unit has ${deviceVersion}`;
+    if (this.deps.plan.versionGate.skipIfAtTarget && deviceVersion === info.version) return { code: 'VERSION_AT_TARGET', reason: `already at ${info.version}` };
+    if (info.kind === 'diff' && deviceVersion !== info.sourceVersion) return { code: 'DIFF_SOURCE_MISMATCH', reason: `diff package needs ${info.sourceVersion}, unit has ${deviceVersion}` };
     return null;
+  }
+
+  /** The profile's limits, before anything is opened or sent. */
+  private checkLimits(): void {
+    const lim = this.deps.limits;
+    const info = this.deps.image.info;
+    if (lim?.maxImageBytes !== undefined && info.sizeBytes > lim.maxImageBytes) {
+      throw new StationError('IMAGE_TOO_LARGE_FOR_DEVICE', `image ${info.sizeBytes} B is larger than the product's ${lim.maxImageBytes} B`, { retryable: false });
+    }
+    const name = typeof this.deps.protocolOptions.fileName === 'string' ? this.deps.protocolOptions.fileName : info.fileName;
+    if (lim?.maxFileNameChars !== undefined && name.length > lim.maxFileNameChars) {
+      throw new StationError('CONFIG_INVALID', `file name "${name}" has ${name.length} characters; this product takes at most ${lim.maxFileNameChars}`, { retryable: false });
+    }
+  }
+
+  /**
+   * Plan policies (issue 9 §8): checked against what the unit reported; a limit the unit did not
+   * report is never a pass.
+   */
+  private checkPolicies(id: { batteryPct?: number; rssiDbm?: number }): void {
+    const policy = this.deps.plan.policy;
+    const enforced = this.deps.policyChecks?.deviceEnforces ?? {};
+    if (policy.minBatteryPct !== undefined) {
+      if (id.batteryPct === undefined) {
+        if (!enforced.battery) throw new StationError('POLICY_UNCHECKABLE', `the unit did not report its battery, so the plan's minimum ${policy.minBatteryPct} % cannot be checked`, { retryable: false });
+      } else if (id.batteryPct < policy.minBatteryPct) {
+        throw new StationError('DEVICE_LOW_BATTERY', `battery ${id.batteryPct} % below the plan's minimum ${policy.minBatteryPct} %`);
+      }
+    }
+    if (policy.minRssiDbm !== undefined) {
+      if (id.rssiDbm === undefined) {
+        if (!enforced.rssi) throw new StationError('POLICY_UNCHECKABLE', `the unit did not report its signal, so the plan's minimum ${policy.minRssiDbm} dBm cannot be checked`, { retryable: false });
+      } else if (id.rssiDbm < policy.minRssiDbm) {
+        throw new StationError('POLICY_BLOCKED', `signal ${id.rssiDbm} dBm below the plan's minimum ${policy.minRssiDbm} dBm`);
+      }
+    }
+  }
+
+  /**
+   * Confirm inside the reboot window (issue 9 §2): the window the device announced, else the
+   * profile's. The unit's old version read back inside it means "not rebooted yet": read again
+   * (on a new link when the driver reconnects) until the window ends; only then a mismatch.
+   */
+  private async confirmWithinWindow(session: ProtocolSession, getLink: () => Link, setLink: (l: Link) => void, signal: AbortSignal): Promise<string | undefined> {
+    const { clock, driver, image } = this.deps;
+    const windowMs = session.confirmTimeoutMs ?? this.deps.rebootTimeoutMs ?? FALLBACK_REBOOT_TIMEOUT_MS;
+    const windowEnd = clock.now() + windowMs;
+    let oldSeen: string | undefined;
+    let reads = 0;
+    for (;;) {
+      try {
+        let link = getLink();
+        if (driver.reconnectForConfirm) {
+          await link.close();
+          link = await this.reopenAfterReboot(signal, Math.max(1, windowEnd - clock.now()));
+          setLink(link);
+        }
+        const left = Math.max(1, windowEnd - clock.now()) + (driver.reconnectForConfirm ? 0 : CONFIRM_GRACE_MS);
+        const version = await withDeadline(session.confirm(link, signal), left, 'REBOOT_TIMEOUT', 'waiting for the unit to come back');
+        reads++;
+        if (version === undefined || version === image.info.version) return version;
+        const old = this.job.versionBefore === undefined || version === this.job.versionBefore;
+        if (!old) {
+          this.job.versionAfter = version;
+          throw new StationError('VERIFY_VERSION_MISMATCH', `unit reports ${version} after reboot, expected ${image.info.version}`, { retryable: false });
+        }
+        oldSeen = version;
+        const left2 = windowEnd - clock.now();
+        if (left2 <= 0) break;
+        getLink().trace.note(`unit still runs ${version} ${Math.round(windowMs - left2)} ms into the ${windowMs} ms reboot window: not rebooted yet, reading again`);
+        await clock.sleep(Math.min(CONFIRM_POLL_MS, left2), signal);
+      } catch (e) {
+        if (signal.aborted) throw e;
+        const err = toStationError(e);
+        // Lost the unit while it reboots: the window decides, not the loss.
+        if (oldSeen !== undefined && (err.code === 'REBOOT_TIMEOUT' || err.code === 'TRANSPORT_LOST' || err.code === 'TRANSPORT_NOT_FOUND' || err.code === 'TRANSPORT_TIMEOUT' || err.code === 'PROTOCOL_TIMEOUT')) {
+          if (clock.now() >= windowEnd) break;
+          await clock.sleep(Math.min(CONFIRM_POLL_MS, Math.max(1, windowEnd - clock.now())), signal);
+          continue;
+        }
+        throw err;
+      }
+    }
+    this.job.versionAfter = oldSeen;
+    throw new StationError('VERIFY_VERSION_MISMATCH', `unit still reports ${oldSeen} at the end of the ${windowMs} ms reboot window (${reads} reads), expected ${image.info.version}`, { retryable: false });
+  }
+
+  /** Keep every failed attempt's cause, in order; remember the first real one. */
+  private recordCause(err: StationError): void {
+    if (NOT_A_CAUSE.has(err.code)) return;
+    const cause: AttemptCause = { attempt: this.job.attempts, code: err.code, result: err.result };
+    this.job.attemptCauses = [...(this.job.attemptCauses ?? []), cause];
+    if (this.job.attemptCauses.length === 1 || (this.firstCause === null && this.job.attemptCauses[0]!.code === err.code)) {
+      this.firstCause = { code: err.code, message: err.message, deviceCode: err.detail.deviceCode };
+    }
+  }
+
+  /** A failed unit's result: the first real cause when later attempts failed differently. */
+  private failurePatch(last: StationError): Partial<JobView> {
+    const first = this.job.attemptCauses?.[0];
+    if (!first || first.code === last.code) return { result: last.result };
+    const fc = this.firstCause?.code === first.code ? this.firstCause : null;
+    return {
+      result: first.result,
+      errorCode: first.code,
+      deviceCode: fc?.deviceCode,
+      message: `${fc ? fc.message : `attempt ${first.attempt}: ${first.code}`} (last attempt ${last.code}: ${last.message})`,
+    };
+  }
+
+  /** A passed unit keeps its attempt causes but carries no error. */
+  private passPatch(): Partial<JobView> {
+    return { result: 'ok', errorCode: undefined, message: undefined, deviceCode: undefined, endedAt: new Date().toISOString() };
   }
 
   private async reopenAfterReboot(signal: AbortSignal, timeoutMs: number): Promise<Link> {
@@ -255,6 +383,10 @@ export class JobRunner {
     }
     throw new StationError('REBOOT_TIMEOUT', 'the unit did not come back after reboot', {}, { cause: last });
   }
+}
+
+function addConfirmed(list: ConfirmedBy[] | undefined, what: ConfirmedBy): ConfirmedBy[] {
+  return list?.includes(what) ? list : [...(list ?? []), what];
 }
 
 function stageOf(err: StationError, running: string): string {

@@ -319,6 +319,17 @@ export class Journal {
     return verifyJournal(this.db);
   }
 
+  /** Every failed attempt's cause, in order (issue 9 §1); station stops and cancels are not causes. */
+  getAttemptCauses(jobId: string): AttemptCause[] {
+    return this.db
+      .prepare<[string], { attempt: number; error_code: string; result: string }>(
+        `SELECT attempt, error_code, result FROM attempts WHERE job_id = ? AND error_code IS NOT NULL
+         AND error_code NOT IN ('JOB_CANCELLED', 'STATION_INTERRUPTED') ORDER BY attempt`,
+      )
+      .all(jobId)
+      .map((r) => ({ attempt: r.attempt, code: r.error_code, result: r.result as ResultCode }));
+  }
+
   /** Keeps one trace tail per attempt; saving again replaces it. */
   saveTrace(jobId: string, attempt: number, lines: TraceLine[]): void {
     this.db
@@ -584,6 +595,7 @@ function jobFromRow(r: JobReadRow): JobView {
   if (r.error_code !== null) job.errorCode = r.error_code;
   if (r.device_code !== null) job.deviceCode = r.device_code;
   if (r.message !== null) job.message = r.message;
+  if (r.state === 'skipped' && r.message !== null) job.skipReason = r.message;
   if (r.version_before !== null) job.versionBefore = r.version_before;
   if (r.version_after !== null) job.versionAfter = r.version_after;
   if (r.started_at !== null) job.startedAt = r.started_at;

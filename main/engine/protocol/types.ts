@@ -47,8 +47,18 @@ export interface ProtocolSession {
   readonly confirmTimeoutMs?: number;
 }
 
+/** Which plan policies a unit can be checked against (issue 9 §8): the station reads the value, or the device enforces the plan's limit. */
+export interface PolicyChecks {
+  battery: boolean;
+  rssi: boolean;
+  /** The device itself enforces the plan's limit through its protocol (the station passes it on), so no reading is needed. */
+  deviceEnforces?: { battery?: boolean; rssi?: boolean };
+}
+
 export interface ProtocolDriver {
   readonly id: ProtocolId;
+  /** Plan policies this driver can check with these options; absent = the registry's table. */
+  canCheck?(options: Record<string, unknown>): PolicyChecks;
   /** True when the device keeps a resume offset across links (station may resume). */
   readonly resumable: boolean;
   /** True when confirm needs the link closed and opened again (BLE, network). */
