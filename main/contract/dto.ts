@@ -117,7 +117,13 @@ export type SimBehaviour =
   | 'wrong_version'
   | 'reannounce_old'
   | 'garbage'
-  | 'skip_update3';
+  | 'skip_update3'
+  // issue 9: vendor device profiles. ymodem: ST's AN4657 IAP loader as shipped / with the size-check fix.
+  | 'st_iap'
+  | 'st_iap_fixed'
+  // quecthing-sota: Quectel's QthTools MCU simulator (announce after register, 200 ms silence, …) / only its late announcement.
+  | 'qthtools'
+  | 'announce_after_register';
 
 export interface SimLinkModel {
   bytesPerSecond: number; // both directions, each direction independently

@@ -89,6 +89,11 @@ const CATALOG = {
   LLSYNC_AUTH_SIGNATURE: { result: 'device_error', retryable: false, stage: 'none', en: 'The BLE unit answered with a wrong signature: it is another product or its keys differ. Set it aside for an engineer.', zh: '蓝牙设备返回的签名不正确：产品不符或密钥不同。请交给工程师处理。' },
   DEVICE_REJECTED_FILE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The unit’s application rejected the firmware file. Check that the package is for this product.', zh: '设备应用程序拒绝了固件文件。请确认固件包适用于此产品。' },
   LLSYNC_PSK_UNKNOWN: { result: 'station_error', retryable: false, stage: 'none', en: 'The BLE unit is bound and the station has no key for it. Import the units’ PSK list (llsync-ota.pskCsvPath) or unbind the unit, then retry.', zh: '蓝牙设备已绑定，工位没有它的密钥。请导入设备 PSK 列表（llsync-ota.pskCsvPath）或解除绑定后重试。' },
+  // issue 9 (serial dialects): ST IAP loader verdicts, QuecThing MD5 failure, policies that cannot be checked
+  POLICY_UNCHECKABLE: { result: 'station_error', retryable: false, stage: 'none', en: 'The plan sets a limit (battery or signal) that this product cannot report, so it cannot be checked. Remove the limit from the plan or use a product profile that can check it.', zh: '计划设置了该产品无法上报的限制（电量或信号），无法检查。请从计划中删除该限制，或使用能检查该限制的产品配置。' },
+  LOADER_SIZE_MISMATCH: { result: 'device_error', retryable: true, stage: 'verify', en: 'The bootloader reports a different image size than the station sent. Retry; if it repeats, check the product profile (file name length, flash size).', zh: '引导程序报告的固件大小与工位发送的不一致。请重试；若反复出现，请检查产品配置（文件名长度、闪存大小）。' },
+  LOADER_NO_VERDICT: { result: 'timeout', retryable: true, stage: 'verify', en: 'The bootloader printed no result after the transfer, so the upgrade is unconfirmed. Check the cable, then retry.', zh: '传输后引导程序没有打印结果，升级未确认。请检查线缆后重试。' },
+  SOTA_MD5_FAILED: { result: 'md5_mismatch', retryable: true, stage: 'verify', en: 'The unit’s MD5 check of the downloaded firmware failed and it kept its old version. Retry; if it repeats, check the cable and the package.', zh: '设备对下载固件的 MD5 校验失败，仍保留旧版本。请重试；若反复出现，请检查线缆和固件包。' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type StationErrorCode = keyof typeof CATALOG;

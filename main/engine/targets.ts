@@ -12,7 +12,9 @@ import { StationError } from './errors.js';
 export const COMMON_SIM_BEHAVIOURS: readonly SimBehaviour[] = ['accept', 'refuse_version', 'low_battery', 'crc_failure', 'crc_failure_once', 'slow_flash', 'reboot_timeout', 'brick', 'disconnect'];
 /** Knobs only some protocols' virtual devices implement (issue 4 §2 for the QuecThing MCU). */
 export const PROTOCOL_SIM_BEHAVIOURS: Partial<Record<ProtocolId, readonly SimBehaviour[]>> = {
-  'quecthing-sota': ['read_outside', 'stop_reading', 'wrong_version', 'reannounce_old', 'garbage', 'skip_update3'],
+  'quecthing-sota': ['read_outside', 'stop_reading', 'wrong_version', 'reannounce_old', 'garbage', 'skip_update3', 'qthtools', 'announce_after_register'],
+  // issue 9 §5: ST's AN4657 IAP loader as shipped / with the size-check fix.
+  ymodem: ['st_iap', 'st_iap_fixed'],
 };
 export const SIM_BEHAVIOURS: readonly SimBehaviour[] = [...new Set([...COMMON_SIM_BEHAVIOURS, ...Object.values(PROTOCOL_SIM_BEHAVIOURS).flat()])];
 

@@ -60,7 +60,7 @@ describeWithTools(['socat'], 'ymodem over a real PTY with serialport', () => {
     let acked = 0;
     await session.transfer(0, (n) => (acked = n), signal);
     expect(acked).toBe(image.length);
-    expect(await session.verify(signal)).toEqual({ crc32: crc32Hex(image) });
+    expect(await session.verify(signal)).toEqual({ crc32: crc32Hex(image), confirmedBy: ['loader-verdict', 'device-crc32'] });
     await session.activate(signal);
     expect(await session.confirm(link, signal)).toBe('2.1.0');
     expect(Buffer.from(memory.readStaging(image.length)).equals(Buffer.from(image))).toBe(true);

@@ -80,7 +80,7 @@ describe('VirtualYmodemUnit behaviours', () => {
     expect(r.error).toBeNull();
     expect(r.identity).toEqual({ version: '1.0.0', batteryPct: 87, serialNumber: 'SN-0042' });
     expect(r.acked).toBe(IMAGE.length);
-    expect(r.verdict).toEqual({ crc32: crc32Hex(IMAGE) });
+    expect(r.verdict).toEqual({ crc32: crc32Hex(IMAGE), confirmedBy: ['loader-verdict', 'device-crc32'] });
     expect(r.version).toBe('2.0.0');
     expect(memory.state.version).toBe('2.0.0');
     expect(Buffer.from(memory.readStaging(IMAGE.length)).equals(Buffer.from(IMAGE))).toBe(true);
@@ -131,7 +131,7 @@ describe('VirtualYmodemUnit behaviours', () => {
   it('reboot_timeout: verdict OK, then silence → REBOOT_TIMEOUT', async () => {
     const { unit } = makeUnit('reboot_timeout');
     const r = await attempt(unit);
-    expect(r.verdict).toEqual({ crc32: crc32Hex(IMAGE) });
+    expect(r.verdict).toEqual({ crc32: crc32Hex(IMAGE), confirmedBy: ['loader-verdict', 'device-crc32'] });
     expect(r.error?.code).toBe('REBOOT_TIMEOUT');
   });
 

@@ -5,11 +5,11 @@
  */
 import type { ProtocolId, SimLinkModel } from '../../contract/dto.js';
 import type { VirtualDeviceFactory } from '../transport/sim/sim-transport.js';
-import { createYmodemUnit } from './ymodem-unit.js';
+import { createYmodemSimDevice } from './ymodem-unit.js';
 import { createQuecthingMcu } from './quecthing-mcu.js';
 
 export const simDeviceFactories: Partial<Record<ProtocolId, VirtualDeviceFactory>> = {
-  ymodem: (unit, memory) => createYmodemUnit(unit, memory),
+  ymodem: (unit, memory) => createYmodemSimDevice(unit, memory),
   'quecthing-sota': (unit, memory) => createQuecthingMcu(unit, memory),
 };
 

@@ -11,6 +11,7 @@ import type { DevicePort } from '../transport/types.js';
 import { findAppVersion } from './app-descriptor.js';
 import type { DeviceMemory } from './device-memory.js';
 import type { VirtualDevice } from './virtual-device.js';
+import { VirtualStIapLoader, type StIapLoaderOptions } from './st-iap-loader.js';
 
 export interface YmodemUnitOptions {
   behaviour?: SimBehaviour;
@@ -380,7 +381,22 @@ export class VirtualYmodemUnit implements VirtualDevice {
   }
 }
 
-/** Factory for the sim transport: behaviour, battery and disconnect point from the unit's sim options. */
+/** Sim behaviours that select the ST AN4657 loader model (issue 9 §5) instead of the console unit. */
+export const ST_IAP_BEHAVIOURS = { st_iap: { sizeCheckFix: false }, st_iap_fixed: { sizeCheckFix: true } } as const satisfies Partial<Record<SimBehaviour, StIapLoaderOptions>>;
+
+/**
+ * The sim transport's ymodem device: `sim:ymodem:N:st_iap` / `st_iap_fixed` is ST's IAP loader as
+ * shipped / with the size-check fix (issue 9 §5); every other behaviour is the console unit.
+ */
+export function createYmodemSimDevice(unit: UnitRef, memory: DeviceMemory): VirtualDevice {
+  const b = unit.sim?.behaviour;
+  if (b === 'st_iap' || b === 'st_iap_fixed') {
+    return new VirtualStIapLoader(memory, { ...ST_IAP_BEHAVIOURS[b], cIntervalMs: 100, disconnectAtOffset: unit.sim?.link?.disconnectAtOffset });
+  }
+  return createYmodemUnit(unit, memory);
+}
+
+/** Factory for the console unit: behaviour, battery and disconnect point from the unit's sim options. */
 export function createYmodemUnit(unit: UnitRef, memory: DeviceMemory, extra: YmodemUnitOptions = {}): VirtualYmodemUnit {
   const sim = unit.sim;
   return new VirtualYmodemUnit(memory, {

@@ -20,18 +20,29 @@ import {
   encodeBlock,
   encodeEndOfBatch,
   encodeHeaderBlock,
+  ST_ABORT_LOWER,
   padPayload,
+  sanitizeFileName,
   type BlockCheck,
 } from './frames.js';
 import { resolveYmodemOptions, type YmodemMode, type YmodemOptions } from './options.js';
 
 type Reply = 'ack' | 'nak' | 'c' | 'can' | 'timeout';
+/** What the station heard while waiting for a loader to start (menu loaders, abandoned sessions). */
+type StartEvent = 'crc' | 'checksum' | 'prompt' | 'abandoned' | 'timeout';
 type Phase = 'header' | 'data-start' | 'data' | 'eot' | 'end-of-batch';
 
 /** Two CANs in a row abort a session (§1, §6.4). */
 const CANS_TO_ABORT = 2;
 /** Text kept from the wire for the console/verdict parsers; older text is dropped. */
 const MAX_TEXT_CHARS = 8192;
+/** Longest wait for the loader's reply to a block in flight before a cancel goes out anyway. */
+const MAX_LISTEN_WAIT_MS = 2000;
+/** Longest wait for an ST loader's result text after it cancelled a transfer. */
+const MAX_CANCEL_TEXT_MS = 1500;
+
+/** Thrown inside negotiate when the loader turns out to be left mid-session (issue 9 §5). */
+class LoaderMidSession extends Error {}
 
 export interface BlockSpec {
   offset: number;
@@ -64,6 +75,9 @@ export class YmodemSession implements ProtocolSession {
   private check: BlockCheck;
   private blocks: BlockSpec[] = [];
   private retries = 0;
+  /** A frame is on the wire and its reply has not come: the loader may be writing flash, not listening. */
+  private inFlight = false;
+  private recoveries = 0;
 
   constructor(private readonly ctx: SessionContext) {
     this.options = resolveYmodemOptions(ctx.options);
@@ -105,7 +119,10 @@ export class YmodemSession implements ProtocolSession {
         await this.link.write(ascii(o.batteryQuery), signal);
         const b = await this.waitForText([o.batteryReply], o.identifyTimeoutMs, signal);
         if (b?.match[1] !== undefined) id.batteryPct = Number(b.match[1]);
-        else this.ctx.log('no battery reply');
+        else if (o.minBatteryPct !== null) {
+          // Fail closed (issue 9 §8): a minimum that cannot be read is not a pass.
+          throw new StationError('POLICY_BLOCKED', `no reply to ${JSON.stringify(o.batteryQuery)}: the battery minimum of ${o.minBatteryPct} % cannot be checked`, this.detail());
+        } else this.ctx.log('no battery reply');
       }
       if (o.serialQuery !== null) {
         await this.link.write(ascii(o.serialQuery), signal);
@@ -130,7 +147,28 @@ export class YmodemSession implements ProtocolSession {
         this.reader.drain();
         await this.link.write(ascii(o.bootTrigger), signal);
       }
-      const start = await this.waitForStart(signal);
+      for (;;) {
+        try {
+          return await this.openSession(signal);
+        } catch (e) {
+          if (!(e instanceof LoaderMidSession)) throw e;
+          if (this.recoveries >= o.recoverTries) {
+            throw new StationError('PROTOCOL_NO_START', `the loader is still in an earlier session after ${this.recoveries} recoveries (${e.message})`, this.detail());
+          }
+          this.recoveries++;
+          this.ctx.log(`loader left mid-session (${e.message}): cancelling it and starting again (${this.recoveries}/${o.recoverTries})`);
+          this.inSession = false;
+          await this.cancelLoader(signal);
+        }
+      }
+    });
+  }
+
+  /** One try at start byte + header + data-start `C`; LoaderMidSession when the loader is in an old session. */
+  private async openSession(signal: AbortSignal): Promise<{ resumeAtBytes: number; chunkBytes: number }> {
+    const o = this.options;
+    {
+      const start = o.menuKey !== null ? await this.driveMenu(signal) : await this.waitForStart(signal);
       this.inSession = true;
       if (start === 'checksum' && this.mode !== 'xmodem-checksum') {
         // §5: the mode comes from the profile; a checksum receiver cannot take our header/1K blocks.
@@ -147,7 +185,7 @@ export class YmodemSession implements ProtocolSession {
         await this.waitDataStart(signal);
       }
       return { resumeAtBytes: 0, chunkBytes: this.blocks[0]?.blockBytes ?? this.blockBytes() };
-    });
+    }
   }
 
   // ---- transfer: stop-and-wait data blocks (§6.4) -----------------------------------------
@@ -179,7 +217,7 @@ export class YmodemSession implements ProtocolSession {
       if (this.mode === 'ymodem') await this.endBatch(gotC, signal);
       this.inSession = false;
       if (!o.verdict) return {};
-      return this.readVerdict(signal);
+      return o.verdictFormat === 'st-iap' ? this.readStVerdict(signal) : this.readVerdict(signal);
     });
   }
 
@@ -230,10 +268,25 @@ export class YmodemSession implements ProtocolSession {
     return this.options.blockSize;
   }
 
+  /** The name sent in block 0, within maxFileNameChars (ST: 63): shortened keeping its extension, or refused. */
+  fileName(): string {
+    const o = this.options;
+    const name = sanitizeFileName(o.fileName ?? this.ctx.image.info.fileName);
+    const max = o.maxFileNameChars;
+    if (name.length <= max) return name;
+    if (o.fileNameOverflow === 'refuse') {
+      throw new StationError('CONFIG_INVALID', `file name "${name}" is ${name.length} characters; this loader takes at most ${max} (set fileName in the profile)`, this.detail());
+    }
+    const dot = name.lastIndexOf('.');
+    const ext = dot > 0 && name.length - dot <= Math.floor(max / 2) ? name.slice(dot) : '';
+    return name.slice(0, max - ext.length) + ext;
+  }
+
   /** Refuse what the product cannot take before a byte is sent (§8.1.1, §8.1.2). */
   private planImage(): void {
     const o = this.options;
     const size = this.ctx.image.bytes.length;
+    this.fileName();
     if (o.flashBytes !== null && size > o.flashBytes) {
       throw new StationError('IMAGE_TOO_LARGE_FOR_DEVICE', `image is ${size} bytes, the product's flash holds ${o.flashBytes}`, this.detail());
     }
@@ -251,24 +304,74 @@ export class YmodemSession implements ProtocolSession {
    */
   private async waitForStart(signal: AbortSignal): Promise<'crc' | 'checksum'> {
     const o = this.options;
+    const ev = await this.scanStart(this.ctx.clock.now() + o.startTimeoutMs, signal, null);
+    if (ev === 'abandoned') throw new LoaderMidSession('it sends CAN CAN');
+    if (ev !== 'crc' && ev !== 'checksum') throw new StationError('PROTOCOL_NO_START', `no start request (C/NAK) within ${o.startTimeoutMs} ms`, this.detail());
+    return this.settleStart(ev, signal);
+  }
+
+  /**
+   * Menu loaders (ST AN4657, issue 9 §5): the key goes out only after the menu's closing line (a
+   * key sent while the menu prints is discarded), or blind when no menu comes (it was printed
+   * before the port opened); no lone `C` within menuRetryMs, or the menu again → send the key
+   * again. A lone `C` at any point means the loader already receives.
+   */
+  private async driveMenu(signal: AbortSignal): Promise<'crc' | 'checksum'> {
+    const o = this.options;
     const clock = this.ctx.clock;
-    const deadline = clock.now() + o.startTimeoutMs;
+    this.text = '';
+    let ev = await this.scanStart(clock.now() + o.menuPromptTimeoutMs, signal, o.menuPrompt);
+    for (let tries = 0; ; ) {
+      if (ev === 'crc' || ev === 'checksum') return this.settleStart(ev, signal);
+      if (ev === 'abandoned') throw new LoaderMidSession('it sends CAN CAN');
+      if (tries >= o.menuTries) {
+        throw new StationError('PROTOCOL_NO_START', `no start request (lone C) after ${tries} × menu key ${JSON.stringify(o.menuKey)}`, this.detail());
+      }
+      tries++;
+      this.ctx.log(ev === 'prompt' ? `menu prompt seen: key ${JSON.stringify(o.menuKey)} (${tries}/${o.menuTries})` : `no menu prompt and no C: key ${JSON.stringify(o.menuKey)} (${tries}/${o.menuTries})`);
+      await this.link.write(ascii(o.menuKey!), signal);
+      ev = await this.scanStart(clock.now() + o.menuRetryMs, signal, o.menuPrompt);
+    }
+  }
+
+  /** Read until a start request, the menu prompt, an abandoned loader's CAN CAN, or the deadline. */
+  private async scanStart(deadline: number, signal: AbortSignal, prompt: RegExp | null): Promise<StartEvent> {
+    const o = this.options;
+    const clock = this.ctx.clock;
     const wantC = this.mode !== 'xmodem-checksum';
     let prev = -1;
     let prevPrev = -1;
-    let kind: 'crc' | 'checksum' | null = null;
-    while (kind === null) {
+    let cans = 0;
+    for (;;) {
       const b = await this.nextByte(deadline - clock.now(), signal);
-      if (b < 0) throw new StationError('PROTOCOL_NO_START', `no start request (C/NAK) within ${o.startTimeoutMs} ms`, this.detail());
-      if (b === NAK) kind = 'checksum';
-      else if (b === CRC_START && wantC) {
-        if (prev === CRC_START && !isAlphanumeric(prevPrev)) kind = 'crc';
-        else if (!(await this.reader.waitForData(o.startSilenceMs, signal))) kind = 'crc';
+      if (b < 0) return 'timeout';
+      if (b === CAN) {
+        // ST: a loader whose sender went away sends CAN CAN every second (§8.1.3).
+        if (++cans >= CANS_TO_ABORT && o.recoverAbandoned) return 'abandoned';
+      } else cans = 0;
+      if (b === NAK) return 'checksum';
+      if (b === CRC_START && wantC) {
+        if (prev === CRC_START && !isAlphanumeric(prevPrev)) return 'crc';
+        if (!(await this.reader.waitForData(o.startSilenceMs, signal))) return 'crc';
+      }
+      if (b >= 0x20 || b === 0x0a || b === 0x0d) {
+        this.keepText(String.fromCharCode(b));
+        if (prompt !== null && b === 0x0a) {
+          const m = new RegExp(prompt.source, prompt.flags.replace('g', '')).exec(this.text);
+          if (m) {
+            this.text = this.text.slice(m.index + m[0].length);
+            return 'prompt';
+          }
+        }
       }
       prevPrev = prev;
       prev = b;
     }
-    await this.ctx.clock.sleep(o.startSettleMs, signal);
+  }
+
+  /** After the start request: wait startSettleMs and drop stale start bytes piled up meanwhile. */
+  private async settleStart(kind: 'crc' | 'checksum', signal: AbortSignal): Promise<'crc' | 'checksum'> {
+    await this.ctx.clock.sleep(this.options.startSettleMs, signal);
     const stale = this.reader.drain();
     this.ctx.log(`receiver started (${kind === 'crc' ? 'C' : 'NAK'})${stale.length ? `, dropped ${stale.length} stale byte(s)` : ''}`);
     return kind;
@@ -277,8 +380,9 @@ export class YmodemSession implements ProtocolSession {
   /** §6.2: block 0 with retries; CAN CAN here means the receiver refused the file (no space). */
   private async sendHeader(signal: AbortSignal): Promise<void> {
     const o = this.options;
-    const info = this.ctx.image.info;
-    const frame = encodeHeaderBlock(o.fileName ?? info.fileName, this.ctx.image.bytes.length, o.mtimeSec, o.headerStyle);
+    const name = this.fileName();
+    if (name !== sanitizeFileName(o.fileName ?? this.ctx.image.info.fileName)) this.ctx.log(`file name shortened to "${name}" (loader takes ${o.maxFileNameChars} characters)`);
+    const frame = encodeHeaderBlock(name, this.ctx.image.bytes.length, o.mtimeSec, o.headerStyle);
     await this.sendUntilAck(frame, 'header', 'header (block 0)', o.headerAckTimeoutMs, signal);
   }
 
@@ -311,10 +415,14 @@ export class YmodemSession implements ProtocolSession {
         this.ctx.log(`resend ${label} (try ${attempt}/${max}, last reply: ${last})`);
       }
       this.drainBeforeWrite(phase);
+      this.inFlight = true;
       await this.link.write(frame, signal);
       last = await this.awaitReply(timeoutMs, signal);
       if (last === 'ack') return;
       if (last === 'can') throw this.cancelledByDevice(phase);
+      // ST answers a block number it does not expect with NAK: a NAK to block 0 means the loader
+      // still waits for a data block of an earlier, abandoned session (issue 9 §5).
+      if (last === 'nak' && phase === 'header' && this.options.recoverAbandoned) throw new LoaderMidSession('it answered our header with NAK');
     }
     throw new StationError('PROTOCOL_TOO_MANY_RETRIES', `${label}: no ACK after ${max} tries (last reply: ${last})`, this.detail());
   }
@@ -379,12 +487,37 @@ export class YmodemSession implements ProtocolSession {
       if (reported !== undefined && reported !== sent) {
         throw new StationError('PROTOCOL_CRC_MISMATCH', `device says OK but stored crc32=${reported}, sent ${sent}`, { ...this.detail(), deviceCode: `crc32=${reported}` });
       }
-      return reported !== undefined ? { crc32: reported } : {};
+      return reported !== undefined ? { crc32: reported, confirmedBy: ['loader-verdict', 'device-crc32'] } : { confirmedBy: ['loader-verdict'] };
     }
     const deviceCode = rest.trim();
     if (reported !== undefined) throw new StationError('PROTOCOL_CRC_MISMATCH', `device stored crc32=${reported}, sent ${sent}`, { ...this.detail(), deviceCode });
     if (/^version\b/i.test(deviceCode)) throw new StationError('DEVICE_REJECTED_VERSION', `device refused the image: ERR ${deviceCode}`, { ...this.detail(), deviceCode });
     throw new StationError('DEVICE_ERROR', `device reported ERR ${deviceCode}`, { ...this.detail(), deviceCode });
+  }
+
+  /**
+   * ST AN4657 prints its result as text (issue 9 §5) and has no CRC report: the verdict and the
+   * size it printed are all it confirms, and the size must be the image's.
+   */
+  private async readStVerdict(signal: AbortSignal): Promise<HashView> {
+    const o = this.options;
+    const m = await this.waitForText(ST_RESULTS, o.verdictTimeoutMs, signal);
+    if (!m) throw new StationError('LOADER_NO_VERDICT', `no result text from the loader within ${o.verdictTimeoutMs} ms: upgrade unconfirmed`, this.detail());
+    if (m.index !== 0) throw stResultError(m.index, this.detail());
+    const printed = Number(m.match[1]);
+    const size = this.ctx.image.bytes.length;
+    if (printed !== size) {
+      throw new StationError('LOADER_SIZE_MISMATCH', `the loader says "Completed" for ${printed} bytes, the image is ${size} bytes`, { ...this.detail(), deviceCode: `Size: ${printed}` });
+    }
+    this.ctx.log(`loader verdict: Programming Completed Successfully, Size: ${printed} Bytes`);
+    return { confirmedBy: ['loader-verdict', 'size'] };
+  }
+
+  /** After an ST loader cancelled (CAN CAN), its printed reason names the failure better. */
+  private async explainStCancel(e: StationError, signal: AbortSignal): Promise<StationError> {
+    const m = await this.waitForText(ST_RESULTS.slice(1), MAX_CANCEL_TEXT_MS, signal).catch(() => null);
+    if (!m) return e;
+    return stResultError(m.index + 1, this.detail(), e);
   }
 
   // ---- byte-level helpers ---------------------------------------------------------------
@@ -404,6 +537,7 @@ export class YmodemSession implements ProtocolSession {
     for (;;) {
       const b = await this.nextByte(deadline - this.ctx.clock.now(), signal);
       if (b < 0) return 'timeout';
+      if (b === CAN || b === ACK || b === NAK || b === CRC_START) this.inFlight = false;
       if (b === CAN) {
         if (++this.canRun >= CANS_TO_ABORT) return 'can';
         continue;
@@ -486,6 +620,11 @@ export class YmodemSession implements ProtocolSession {
         throw new StationError('JOB_CANCELLED', 'cancelled by the operator', this.detail(), { cause: e });
       }
       const code: StationErrorCode | undefined = e instanceof StationError ? e.code : undefined;
+      if (e instanceof StationError && e.detail.deviceCode === 'CAN' && (code === 'DEVICE_NO_SPACE' || code === 'PROTOCOL_CANCELLED_BY_DEVICE')) {
+        // The loader ended the session itself; cancelling it again would only be noise at its menu.
+        this.inSession = false;
+        if (this.options.verdictFormat === 'st-iap') throw await this.explainStCancel(e, signal);
+      }
       if (cancelsSession && this.inSession && code !== 'TRANSPORT_LOST') {
         this.inSession = false;
         await this.sendCancel();
@@ -497,11 +636,85 @@ export class YmodemSession implements ProtocolSession {
   private async sendCancel(): Promise<void> {
     if (!this.link.isOpen) return;
     try {
+      if (this.options.controlWhenListening || this.options.controlRepeats > 1) {
+        await this.cancelLoader(undefined);
+        return;
+      }
       await this.link.write(new Uint8Array(this.options.cancelBytes).fill(CAN));
       this.ctx.log(`sent ${this.options.cancelBytes} × CAN`);
     } catch {
       // The link is going away anyway; the CANs were a courtesy.
     }
+  }
+
+  /**
+   * Cancel the loader's session the way a one-byte-receive-register loader can take it (issue 9
+   * §5): wait until it listens (its reply to a block in flight), send CAN CAN, and repeat until it
+   * answers (ACK, "Aborted", its menu); last resort the ST abort key `a`. Bounded; never throws on
+   * a dead link. `signal` is undefined on the operator-abort path (the CANs must still go out).
+   */
+  private async cancelLoader(signal: AbortSignal | undefined): Promise<void> {
+    const o = this.options;
+    const quiet = new AbortController().signal;
+    const sig = signal ?? quiet;
+    if (o.controlWhenListening && this.inFlight) {
+      const waitMs = Math.min(o.blockReplyTimeoutMs, MAX_LISTEN_WAIT_MS);
+      const r = await this.awaitReply(waitMs, sig).catch(() => 'timeout' as const);
+      this.ctx.log(`waited for the loader to listen before cancelling (${r})`);
+      this.inFlight = false;
+    }
+    const cans = new Uint8Array(o.cancelBytes).fill(CAN);
+    for (let i = 1; i <= o.controlRepeats + 1; i++) {
+      if (!this.link.isOpen) return;
+      const last = i > o.controlRepeats;
+      this.text = '';
+      // Last resort: the ST abort key, which its receiver takes from any state.
+      await this.link.write(last ? Uint8Array.of(ST_ABORT_LOWER) : cans, sig);
+      this.ctx.log(last ? `no answer to ${o.controlRepeats} cancels: sent 'a'` : `sent ${o.cancelBytes} × CAN (${i}/${o.controlRepeats})`);
+      if (o.controlRepeats === 1 && !o.controlWhenListening) return;
+      if (await this.waitCancelAnswer(o.controlGapMs, sig)) return;
+    }
+    this.ctx.log('warning: the loader did not confirm the cancel');
+  }
+
+  /** The loader's answer to a cancel: ACK, or its abort text / menu. Keeps the text for the menu scan. */
+  private async waitCancelAnswer(ms: number, signal: AbortSignal): Promise<boolean> {
+    const deadline = this.ctx.clock.now() + ms;
+    for (;;) {
+      const b = await this.nextByte(deadline - this.ctx.clock.now(), signal).catch(() => -1);
+      if (b < 0) return false;
+      if (b === ACK) return true;
+      if (b >= 0x20 || b === 0x0a || b === 0x0d) {
+        this.keepText(String.fromCharCode(b));
+        if (b === 0x0a && /Aborted/.test(this.text)) return true;
+      }
+    }
+  }
+}
+
+/**
+ * ST AN4657's printed results (vendor-behaviour.md): success with the size it received, then the
+ * failures. Index 0 must stay the success line (its group 1 is the size).
+ */
+const ST_RESULTS: RegExp[] = [
+  /Programming Completed Successfully![\s\S]*?Size:\s*(\d+)\s*Bytes/,
+  /The image size is higher than the allowed space memory!/,
+  /Verification failed!/,
+  /Aborted by user\./,
+  /Failed to receive the file!/,
+];
+
+function stResultError(index: number, detail: { unitId: string }, cause?: unknown): StationError {
+  const opts = cause === undefined ? undefined : { cause };
+  switch (index) {
+    case 1:
+      return new StationError('DEVICE_NO_SPACE', 'the loader says the image is larger than its flash', { ...detail, deviceCode: 'COM_LIMIT' }, opts);
+    case 2:
+      return new StationError('DEVICE_FLASH_WRITE_FAILED', 'the loader says "Verification failed!" (flash write)', { ...detail, deviceCode: 'COM_DATA' }, opts);
+    case 3:
+      return new StationError('PROTOCOL_CANCELLED_BY_DEVICE', 'the loader says "Aborted by user."', { ...detail, deviceCode: 'COM_ABORT' }, opts);
+    default:
+      return new StationError('DEVICE_ERROR', 'the loader says "Failed to receive the file!"', { ...detail, deviceCode: 'COM_ERROR' }, opts);
   }
 }
 
