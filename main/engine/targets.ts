@@ -13,6 +13,8 @@ export const COMMON_SIM_BEHAVIOURS: readonly SimBehaviour[] = ['accept', 'refuse
 /** Knobs only some protocols' virtual devices implement (issue 4 §2 for the QuecThing MCU). */
 export const PROTOCOL_SIM_BEHAVIOURS: Partial<Record<ProtocolId, readonly SimBehaviour[]>> = {
   'quecthing-sota': ['read_outside', 'stop_reading', 'wrong_version', 'reannounce_old', 'garbage', 'skip_update3'],
+  'mqtt-ota-tencent': ['tencent_sample', 'power_cut', 'power_cut_at_end', 'wrong_secret', 'psk_wrong_key'],
+  'mqtt-ota-aliyun': ['aliyun_example', 'power_cut', 'wrong_secret'],
 };
 export const SIM_BEHAVIOURS: readonly SimBehaviour[] = [...new Set([...COMMON_SIM_BEHAVIOURS, ...Object.values(PROTOCOL_SIM_BEHAVIOURS).flat()])];
 
