@@ -20,6 +20,7 @@ import { ProgressPrinter } from './progress.js';
 import { openSettings } from '../engine/settings/settings.js';
 import { cmdServe } from './serve.js';
 import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
+import { cmdCloud } from './cloud.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -42,6 +43,9 @@ const USAGE = `flashline — firmware flashing station
   flashline detect --port PATH[@BAUD] [--json]        which protocol a serial unit speaks
         auto targets: serial:PATH[@BAUD]:auto, ble:ID:auto; override with --protocol-for PATH=PROTOCOL
   flashline serve [--port N] [--remote]               the operator UI in a browser (URL with a token)
+  flashline cloud [--json]                            the local cloud for networked units (MQTT, firmware HTTP, DNS)
+                                                      as a service until Ctrl-C/SIGTERM; lists units as they check in
+  flashline cloud roster [--json]                     units the running cloud has seen (version, last seen)
   common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)`;
 
 const OPTIONS = {
@@ -110,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRecover({ dataDir: dataDir(values), port: values.port, packagePath: values.golden ?? values.package, version: values.version, ticket: values.ticket, technician: values.technician ?? values.operator, station: values.station, json: !!values.json, protocolFor: values['protocol-for'], protocolOptions: parseProtocolOptions(values.opt) });
       case 'detect':
         return await cmdDetect({ port: values.port, json: !!values.json });
+      case 'cloud':
+        return await cmdCloud({ dataDir: dataDir(values), json: !!values.json, openEngine: () => openEngine(values) }, rest[0]);
       case 'serve':
         return await cmdServe({ dataDir: dataDir(values), port: intOpt(values.port, 'port', 0, 65535), remote: !!values.remote, json: !!values.json, operator: values.operator, station: values.station });
       default:

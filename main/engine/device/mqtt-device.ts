@@ -51,6 +51,8 @@ export interface MqttDeviceFaults {
   powerOffMs?: number;
   /** TLS-PSK build: handshake with a wrong key (the station must fail the unit at once). */
   pskWrongKey?: boolean;
+  /** Stop reading the download (connection kept open, no more reports) once this many bytes are stored. */
+  stallAtBytes?: number;
 }
 
 /**
@@ -443,7 +445,7 @@ export class MqttVirtualDevice {
         res.on('data', (chunk: Buffer) => {
           if (settled) return;
           let data = new Uint8Array(chunk.buffer, chunk.byteOffset, Math.min(chunk.length, order.size - stored));
-          const stopAt = powerArmed ? powerAt : cutArmed ? cutAt : undefined;
+          const stopAt = powerArmed ? powerAt : cutArmed ? cutAt : faults.stallAtBytes;
           if (stopAt !== undefined && stored + data.length >= stopAt) {
             data = data.subarray(0, Math.max(0, stopAt - stored));
           }
@@ -458,6 +460,13 @@ export class MqttVirtualDevice {
           // finished file is recorded whole, so a later resume asks `bytes=SIZE-SIZE`.
           const saved = stored >= order.size ? order.size : Math.floor(stored / granule) * granule;
           mem.setResume({ offset: saved, size: order.size, crc32: '', version: order.version });
+          if (faults.stallAtBytes !== undefined && stored >= faults.stallAtBytes) {
+            // A hung application: the socket stays open, nothing more is read or reported.
+            this.log.push(`stalled at ${stored}`);
+            res.pause();
+            settled = true;
+            return;
+          }
           if (powerArmed && stored >= powerAt!) {
             req.destroy();
             return done({ kind: 'power-cut' });
