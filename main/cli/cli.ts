@@ -22,6 +22,7 @@ import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
 import { cmdStationKey, cmdVerifyJournal, cmdVerifyReport } from './verify.js';
 import { cmdOptions, cmdProfiles } from './profiles.js';
 import { parseOptLines } from '../engine/profile/index.js';
+import { cmdCloud } from './cloud.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -50,6 +51,9 @@ const USAGE = `flashline — firmware flashing station
   flashline detect --port PATH[@BAUD] [--json]        which protocol a serial unit speaks
         auto targets: serial:PATH[@BAUD]:auto, ble:ID:auto; override with --protocol-for PATH=PROTOCOL
   flashline serve [--port N] [--remote]               the operator UI in a browser (URL with a token)
+  flashline cloud [--json]                            the local cloud for networked units (MQTT, firmware HTTP, DNS)
+                                                      as a service until Ctrl-C/SIGTERM; lists units as they check in
+  flashline cloud roster [--json]                     units the running cloud has seen (version, last seen)
   common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)`;
 
 const OPTIONS = {
@@ -130,6 +134,8 @@ export async function main(argv: string[]): Promise<number> {
         return cmdProfiles({ dataDir: dataDir(values), json: !!values.json, args: rest });
       case 'options':
         return cmdOptions({ json: !!values.json, protocol: rest[0] });
+      case 'cloud':
+        return await cmdCloud({ dataDir: dataDir(values), json: !!values.json, openEngine: () => openEngine(values) }, rest[0]);
       case 'serve':
         return await cmdServe({ dataDir: dataDir(values), port: intOpt(values.port, 'port', 0, 65535), remote: !!values.remote, json: !!values.json, operator: values.operator, station: values.station });
       default:

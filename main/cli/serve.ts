@@ -9,6 +9,8 @@ import { openSettings } from '../engine/settings/settings.js';
 import { createStationApi } from '../server/api.js';
 import { ensureRendererBuilt } from '../server/build-renderer.js';
 import { startStationServer } from '../server/server.js';
+import { keepRosterFile } from './cloud.js';
+import path from 'node:path';
 
 export interface ServeCliOptions {
   dataDir: string;
@@ -28,6 +30,10 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
     stationId: o.station ?? settings.get('stationId'),
     operator: o.operator ?? settings.get('operator'),
   });
+  // Issue 9 §4: with networked units configured, the local cloud runs as long as the station does.
+  const stopRoster = fs.existsSync(path.join(o.dataDir, 'net-station.json'))
+    ? await engine.startCloud().then(() => keepRosterFile(engine, o.dataDir), (e: Error) => void process.stderr.write(`local cloud not started: ${e.message}\n`))
+    : undefined;
   const api = createStationApi({ engine, settings, browserMode: true });
   const server = await startStationServer({ api, staticDir, port: o.port ?? settings.get('serveport'), host: o.remote ? '0.0.0.0' : '127.0.0.1' });
   if (o.remote) process.stderr.write('remote access is on: anyone on the network with the URL (and its token) can operate this station\n');
@@ -38,6 +44,7 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await server.close();
+  stopRoster?.();
   await engine.close();
   return 0;
 }

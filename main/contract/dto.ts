@@ -123,7 +123,14 @@ export type SimBehaviour =
   | 'st_iap_fixed'
   // quecthing-sota: Quectel's QthTools MCU simulator (announce after register, 200 ms silence, …) / only its late announcement.
   | 'qthtools'
-  | 'announce_after_register';
+  | 'announce_after_register'
+  // Networked units (issue 9 §10): the vendors' samples as device profiles, and line faults.
+  | 'tencent_sample'
+  | 'aliyun_example'
+  | 'power_cut'
+  | 'power_cut_at_end'
+  | 'wrong_secret'
+  | 'psk_wrong_key';
 
 export interface SimLinkModel {
   bytesPerSecond: number; // both directions, each direction independently
@@ -352,4 +359,37 @@ export interface OptionSpec {
   /** For `enum`: the allowed values; for `number`: the only allowed numbers (as text). */
   values?: readonly string[];
   meaning: string;
+}
+
+/** One networked unit the station's local cloud has seen (issue 9 §4: the roster). */
+export interface CloudUnitView {
+  /** The unit id a `mqtt:PRODUCT/DEVICE:PROTOCOL` target gives it. */
+  unitId: string;
+  protocol: ProtocolId;
+  dialect: 'tencent' | 'aliyun';
+  product: string;
+  device: string;
+  online: boolean;
+  /** The version it last reported (absent until it reports). */
+  version?: string;
+  reportedAt?: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  /** Why its last CONNECT / TLS-PSK handshake was refused, when it was. */
+  authFailure?: string;
+}
+
+/** The local cloud (broker, firmware server, DNS) and its roster. */
+export interface CloudView {
+  running: boolean;
+  mqttUrl?: string;
+  mqttPort?: number;
+  pskPort?: number | null;
+  httpPort?: number;
+  dnsPort?: number | null;
+  /** What firmware URLs start with, e.g. `http://192.168.10.2/`. */
+  urlBase?: string;
+  /** Why the cloud is not running, when it is not. */
+  error?: string;
+  units: CloudUnitView[];
 }

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { BatchEvent, BatchView, JobView, PackageInfo, Plan, ProductProfile, ProtocolId, TraceLine, TransitionView, TransportKind, UnitRef } from '../contract/dto.js';
+import type { BatchEvent, BatchView, CloudUnitView, CloudView, JobView, PackageInfo, Plan, ProductProfile, ProtocolId, TraceLine, TransitionView, TransportKind, UnitRef } from '../contract/dto.js';
 import { BatchRun, countJobs } from './batch/batch-run.js';
 import { systemClock, type Clock } from './clock.js';
 import { StationError } from './errors.js';
@@ -26,6 +26,9 @@ import { SerialTransport } from './transport/serial/serial-transport.js';
 import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
 import { simBehaviourProblem } from './targets.js';
 import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep } from './rma/recover.js';
+import { mqttOtaCloud } from './protocol/mqtt-ota/cloud.js';
+import { MqttSimUnits } from './device/mqtt-sim-units.js';
+import { NetTransport } from './transport/net/net-transport.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -89,14 +92,45 @@ export class Engine {
       stateDir: path.join(opts.dataDir, 'sim-units'),
       factories: { ...simDeviceFactories, ...opts.simFactories },
       linkDefaults: simLinkDefaults,
-      delegates: createSimDelegates({ dataDir: opts.dataDir }),
+      delegates: createSimDelegates(this.transportContext()),
     });
-    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir }), ...opts.transports };
+    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports(this.transportContext()), ...opts.transports };
     this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
   }
 
   static open(opts: EngineOptions): Engine {
     return new Engine(opts);
+  }
+
+  /** What the plug-in transports get: the cloud dialect and the virtual networked units (issue 12 §2). */
+  private transportContext() {
+    return { dataDir: this.opts.dataDir, cloud: mqttOtaCloud, simNetUnits: (this.simNetUnits ??= new MqttSimUnits(path.join(this.opts.dataDir, 'sim-units'))) };
+  }
+  private simNetUnits?: MqttSimUnits;
+
+  // ---- the local cloud (issue 9 §4) -----------------------------------------------------
+
+  /**
+   * Start the broker, firmware server (and DNS when configured) now, for networked units that
+   * power on before any batch (serve, the desktop app, `flashline cloud`). Idempotent.
+   */
+  async startCloud(): Promise<CloudView> {
+    const net = this.transports.net;
+    if (!(net instanceof NetTransport)) return { running: false, error: 'no net transport on this station', units: [] };
+    await net.startCloud();
+    return net.cloudView();
+  }
+
+  /** The local cloud and the units that checked in (id, dialect, version, last seen). */
+  cloud(): CloudView {
+    const net = this.transports.net;
+    return net instanceof NetTransport ? net.cloudView() : { running: false, units: [] };
+  }
+
+  /** Roster changes as they happen. */
+  onCloudUnit(cb: (u: CloudUnitView) => void): () => void {
+    const net = this.transports.net;
+    return net instanceof NetTransport ? net.onRoster(cb) : () => undefined;
   }
 
   // ---- packages -------------------------------------------------------------------------

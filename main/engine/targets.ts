@@ -15,6 +15,8 @@ export const PROTOCOL_SIM_BEHAVIOURS: Partial<Record<ProtocolId, readonly SimBeh
   'quecthing-sota': ['read_outside', 'stop_reading', 'wrong_version', 'reannounce_old', 'garbage', 'skip_update3', 'qthtools', 'announce_after_register'],
   // issue 9 §5: ST's AN4657 IAP loader as shipped / with the size-check fix.
   ymodem: ['st_iap', 'st_iap_fixed'],
+  'mqtt-ota-tencent': ['tencent_sample', 'power_cut', 'power_cut_at_end', 'wrong_secret', 'psk_wrong_key'],
+  'mqtt-ota-aliyun': ['aliyun_example', 'power_cut', 'wrong_secret'],
 };
 export const SIM_BEHAVIOURS: readonly SimBehaviour[] = [...new Set([...COMMON_SIM_BEHAVIOURS, ...Object.values(PROTOCOL_SIM_BEHAVIOURS).flat()])];
 

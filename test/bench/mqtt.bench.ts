@@ -19,6 +19,7 @@ import { DeviceMemory } from '../../main/engine/device/device-memory.js';
 import { MqttVirtualDevice } from '../../main/engine/device/mqtt-device.js';
 import { CredentialStore, type DeviceCredential } from '../../main/engine/transport/net/auth.js';
 import { NetTransport } from '../../main/engine/transport/net/net-transport.js';
+import { mqttOtaCloud } from '../../main/engine/protocol/mqtt-ota/cloud.js';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
   const img = path.join(dir, 'app.bin');
   fs.writeFileSync(img, buildSimImage(bytes, '2.0.0'));
   const credentials = new CredentialStore();
-  const net = new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, credentials });
+  const net = new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, credentials, cloud: mqttOtaCloud });
   const engine = Engine.open({ dataDir: dir, transports: { net } });
   await net.station.start();
   const creds: DeviceCredential[] = [];

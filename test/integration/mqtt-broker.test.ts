@@ -16,6 +16,7 @@ import { DeviceMemory } from '../../main/engine/device/device-memory.js';
 import { MqttVirtualDevice } from '../../main/engine/device/mqtt-device.js';
 import { CredentialStore, tencentUsername } from '../../main/engine/transport/net/auth.js';
 import { NetTransport } from '../../main/engine/transport/net/net-transport.js';
+import { mqttOtaCloud } from '../../main/engine/protocol/mqtt-ota/cloud.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -26,7 +27,7 @@ const PID = 'ABCDEFGHIJ';
 
 async function station(extra: Partial<ConstructorParameters<typeof NetTransport>[0]> = {}) {
   const credentials = new CredentialStore();
-  const t = new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, credentials, ...extra });
+  const t = new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, credentials, ...extra, cloud: mqttOtaCloud });
   cleanups.push(() => t.dispose());
   await t.station.start();
   return { t, credentials };
@@ -140,13 +141,13 @@ describe.skipIf(!MOSQUITTO)('attach mode against a real mosquitto', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const credentials = new CredentialStore();
-    const t = new NetTransport({ mode: 'attach', attachUrl: url, host: '127.0.0.1', httpPort: 0, credentials, openTimeoutMs: 8000 });
+    const t = new NetTransport({ cloud: mqttOtaCloud, mode: 'attach', attachUrl: url, host: '127.0.0.1', httpPort: 0, urlPort: null, credentials, openTimeoutMs: 8000 });
     const engine = Engine.open({ dataDir: dir, transports: { net: t }, protocolOptions: { 'mqtt-ota-aliyun': { attachedAliyunPushDelayMs: 300 } }, rebootTimeoutMs: 10_000 });
     cleanups.push(() => engine.close());
     await t.station.start();
     const mk = (dialect: 'tencent' | 'aliyun', product: string, dn: string) => {
       const secret = dialect === 'tencent' ? crypto.randomBytes(16).toString('base64') : 'abc';
-      const d = new MqttVirtualDevice({ dialect, product, device: dn, secret, brokerUrl: url, memory: new DeviceMemory({ version: '1.0.0', serialNumber: dn }), reportAfterFailMs: 100 });
+      const d = new MqttVirtualDevice({ dialect, product, device: dn, secret, brokerUrl: url, httpPort: t.station.firmware.port, memory: new DeviceMemory({ version: '1.0.0', serialNumber: dn }), reportAfterFailMs: 100 });
       cleanups.push(() => d.stop());
       return d;
     };

@@ -1,17 +1,18 @@
 /**
- * A virtual networked unit that behaves like the Tencent IoT Hub C SDK's OTA sample (3.2.x) or the
- * Aliyun iotkit v3 OTA example (mqtt-ota.md §4–§8, traces/mqtt): a real mqtt.js client that
- * signs its CONNECT, reports its version, downloads with real HTTP Range requests, keeps a
- * persistent resume record, checks MD5, reports progress/fail codes, "reboots" into the image's
- * version and reports it. Fault knobs are device faults (cut download, corrupted byte, wrong secret,
- * rogue topics), never station behaviour.
+ * A virtual networked unit that behaves like a product built on the Tencent IoT Hub C SDK (3.x) or
+ * Aliyun iotkit v3 (mqtt-ota.md §4–§8, vendor-behaviour.md): a real mqtt.js client (plain or
+ * TLS-PSK) that signs its CONNECT, reports its version, downloads with real HTTP Range requests
+ * from the port its HTTP client is built for, keeps a persistent resume record, checks MD5,
+ * reports progress/fail codes, "reboots" into the image's version (or the announced one when the
+ * image carries no descriptor) and reports it. Device profiles reproduce the vendors' samples
+ * (`tencent-sample`, `aliyun-example`); fault knobs are device faults, never station behaviour.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
 import mqtt, { type MqttClient } from 'mqtt';
 import { aliyunClientId, aliyunPassword, tencentClientId, tencentPassword, tencentUsername, type Dialect, type TencentSignMethod } from '../transport/net/auth.js';
 import { topics } from '../protocol/mqtt-ota/messages.js';
-import { findAppVersion } from './app-descriptor.js';
+import { findAppVersion, UNKNOWN_VERSION } from './app-descriptor.js';
 import type { DeviceMemory } from './device-memory.js';
 
 /** The Tencent sample reports download progress about once per second (§5.2b). */
@@ -41,7 +42,29 @@ export interface MqttDeviceFaults {
   rebootNever?: boolean;
   /** Delay between `burning` and the reboot (slow flash). */
   burnMs?: number;
+  /** Lose power once this many bytes are stored (first `powerCutTimes` attempts): no report, links drop. */
+  powerCutAtBytes?: number;
+  /** Same as powerCutAtBytes, as a fraction of the pushed image's size (1 = after the last byte, before the MD5 check). */
+  powerCutFraction?: number;
+  powerCutTimes?: number;
+  /** Power comes back this long after a cut (then the unit boots, connects and reports as at power-on). */
+  powerOffMs?: number;
+  /** TLS-PSK build: handshake with a wrong key (the station must fail the unit at once). */
+  pskWrongKey?: boolean;
+  /** Stop reading the download (connection kept open, no more reports) once this many bytes are stored. */
+  stallAtBytes?: number;
 }
+
+/**
+ * What the unit's application does around the SDK (vendor-behaviour.md):
+ * - `product`: a real product — reports its version at connect and after a failure, flashes,
+ *   reboots and reports the new version (Tencent: then `done`).
+ * - `tencent-sample`: `ota_mqtt_sample` — reports once, downloads, checks MD5, reports `done` and
+ *   exits without rebooting: it never reports the new version.
+ * - `aliyun-example`: iotkit 3.0.1 `ota-example-mqtt` — informs once, downloads, checks MD5,
+ *   reports step 100 and stops (disconnects): no version report follows.
+ */
+export type MqttDeviceProfile = 'product' | 'tencent-sample' | 'aliyun-example';
 
 export interface MqttDeviceOptions {
   dialect: Dialect;
@@ -50,8 +73,15 @@ export interface MqttDeviceOptions {
   secret: string;
   brokerUrl: string;
   memory: DeviceMemory;
-  /** The SDKs ignore the URL port and use 80 (§3.1); virtual devices honour it so tests can use a free port. */
-  honourUrlPort?: boolean;
+  /**
+   * The port the unit's HTTP client is built for. Given: SDK behaviour — it always connects there
+   * and a URL carrying a port fails (the C SDK passes "host:port" to getaddrinfo, §3.1). Absent:
+   * the unit honours the URL's port (Aliyun 4.x-like; tests on free ports).
+   */
+  httpPort?: number;
+  /** Connect over TLS-PSK to this port instead of plain MQTT (Tencent key-auth TLS build, §4.3). */
+  pskPort?: number;
+  profile?: MqttDeviceProfile;
   tencentSignMethod?: TencentSignMethod;
   faults?: MqttDeviceFaults;
   progressIntervalMs?: number;
@@ -69,7 +99,12 @@ interface PushOrder {
   size: number;
 }
 
-type DeviceState = 'off' | 'connecting' | 'idle' | 'downloading' | 'burning' | 'rebooting' | 'refused';
+type DeviceState = 'off' | 'connecting' | 'idle' | 'downloading' | 'burning' | 'rebooting' | 'refused' | 'exited';
+const COUNTER_POWER_CUTS = 'mqtt.powerCuts';
+/** A power cut lasts this long by default (then the unit boots as at power-on). */
+const DEFAULT_POWER_OFF_MS = 300;
+
+type DownloadResult = { kind: 'ok' } | { kind: 'fail'; codes: number[] } | { kind: 'power-cut' };
 
 export class MqttVirtualDevice {
   private client: MqttClient | null = null;
@@ -123,17 +158,31 @@ export class MqttVirtualDevice {
     await this.connect();
   }
 
+  private get profile(): MqttDeviceProfile {
+    return this.opts.profile ?? 'product';
+  }
+
   private connectOptions(): mqtt.IClientOptions {
     const secret = this.opts.faults?.wrongSecret ? wrongSecretOf(this.opts.dialect, this.opts.secret) : this.opts.secret;
     if (this.opts.dialect === 'tencent') {
       const username = tencentUsername(this.pid, this.dn, crypto.randomBytes(4).toString('base64url').slice(0, 5), NEVER_EXPIRES);
-      return {
-        clientId: tencentClientId(this.pid, this.dn),
-        username,
-        password: tencentPassword(username, secret, this.opts.tencentSignMethod ?? 'hmacsha1'),
-        clean: true,
-        keepalive: 240,
-      };
+      const base = { clientId: tencentClientId(this.pid, this.dn), username, clean: true, keepalive: 240 };
+      if (this.opts.pskPort !== undefined) {
+        // §4.3: identity {pid}{dn}, key = the decoded secret; CONNECT carries no password.
+        const key = this.opts.faults?.pskWrongKey ? Buffer.from(wrongSecretOf('tencent', this.opts.secret), 'base64') : Buffer.from(secret, 'base64');
+        const url = new URL(this.opts.brokerUrl);
+        return {
+          ...base,
+          protocol: 'mqtts',
+          host: url.hostname,
+          port: this.opts.pskPort,
+          ciphers: 'PSK-AES128-CBC-SHA:PSK-AES256-CBC-SHA',
+          maxVersion: 'TLSv1.2',
+          checkServerIdentity: () => undefined,
+          pskCallback: () => ({ identity: tencentClientId(this.pid, this.dn), psk: key }),
+        } as mqtt.IClientOptions;
+      }
+      return { ...base, password: tencentPassword(username, secret, this.opts.tencentSignMethod ?? 'hmacsha1') };
     }
     const clientId = aliyunClientId(this.pid, this.dn);
     return { clientId, username: `${this.dn}&${this.pid}`, password: aliyunPassword(clientId, this.pid, this.dn, secret), clean: false, keepalive: 120 };
@@ -141,7 +190,8 @@ export class MqttVirtualDevice {
 
   private connect(): Promise<void> {
     this.state = 'connecting';
-    const client = mqtt.connect(this.opts.brokerUrl, { ...this.connectOptions(), protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
+    const o = this.connectOptions();
+    const client = o.protocol === 'mqtts' ? mqtt.connect({ ...o, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 }) : mqtt.connect(this.opts.brokerUrl, { ...o, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 10_000 });
     this.client = client;
     client.on('message', (topic, payload) => this.onMessage(topic, payload.toString()));
     client.on('error', () => undefined);
@@ -151,15 +201,19 @@ export class MqttVirtualDevice {
         this.state = 'idle';
         void this.afterConnect().then(resolve, resolve);
       });
-      client.once('error', (err: Error & { code?: number }) => {
-        // mqtt.js reports a refused CONNACK as an error carrying the return code.
+      client.once('error', (err: Error & { code?: number | string }) => {
+        // mqtt.js reports a refused CONNACK as an error carrying the return code. Like the SDK
+        // samples, the unit gives up (it exits) after a refused or failed first connect.
         if (typeof err.code === 'number') this.connackCodes.push(err.code);
         this.state = 'refused';
         this.log.push(`connect refused: ${err.message}`);
         client.end(true);
         resolve();
       });
-      client.once('close', () => resolve());
+      client.once('close', () => {
+        if (this.state === 'connecting') this.state = 'refused';
+        resolve();
+      });
     });
   }
 
@@ -186,6 +240,7 @@ export class MqttVirtualDevice {
 
   private reportVersion(): void {
     const c = this.client;
+    if (this.state === 'exited') return;
     if (!c?.connected) return;
     this.reportedAtMs.push(performance.now());
     if (this.opts.dialect === 'tencent') {
@@ -251,6 +306,7 @@ export class MqttVirtualDevice {
     this.log.push(`push ${order.version} from ${offset}`);
     const result = await this.download(order, offset, rangeCapable);
     if (this.stopped) return;
+    if (result.kind === 'power-cut') return this.powerCut();
     if (result.kind === 'fail') return this.fail(order, result.codes);
     // §5.5: MD5 over the whole staged image (the saved prefix is re-hashed).
     const image = mem.readStaging(order.size);
@@ -259,14 +315,63 @@ export class MqttVirtualDevice {
       mem.setResume(null);
       return this.fail(order, this.opts.dialect === 'tencent' ? [-4] : [-3]);
     }
+    if (this.profile === 'tencent-sample' && this.opts.dialect === 'tencent') {
+      // ota_mqtt_sample: `done` right after the MD5 check, then the program exits (no reboot).
+      mem.setResume(null);
+      this.progress('done', order.version);
+      return this.exit('done reported; the sample exits without rebooting');
+    }
+    if (this.profile === 'aliyun-example' && this.opts.dialect === 'aliyun') {
+      // ota-example-mqtt: step 100 after the MD5 check, then the example stops.
+      mem.setResume(null);
+      this.progress('downloading', order.version, 100);
+      return this.exit('download verified; the example stops without a version report');
+    }
     if (this.opts.dialect === 'tencent') this.progress('burning', order.version);
     else this.progress('downloading', order.version, 100);
     this.state = 'burning';
     this.later(this.opts.faults?.burnMs ?? 0, () => this.reboot(order, image));
   }
 
+  /** The program ends: its MQTT connection closes and nothing more comes from this unit. */
+  private exit(why: string): void {
+    this.log.push(why);
+    this.state = 'exited';
+    const c = this.client;
+    this.client = null;
+    // Let the last QoS 1 report leave before the socket closes.
+    if (c) void c.endAsync(false).catch(() => undefined);
+  }
+
+  private powerCutAt(order: PushOrder): number | undefined {
+    const f = this.opts.faults ?? {};
+    return f.powerCutAtBytes ?? (f.powerCutFraction !== undefined ? Math.floor(order.size * f.powerCutFraction) : undefined);
+  }
+
+  private powerCutArmed(order: PushOrder, stored: number): boolean {
+    const at = this.powerCutAt(order);
+    return at !== undefined && stored >= at && (this.memory.state.counters[COUNTER_POWER_CUTS] ?? 0) < (this.opts.faults?.powerCutTimes ?? 1);
+  }
+
+  /** Power lost: links drop without a word; the resume record survives; power returns later. */
+  private powerCut(): void {
+    this.memory.bump(COUNTER_POWER_CUTS);
+    this.log.push(`power cut with ${this.memory.state.resume?.offset ?? 0} bytes saved`);
+    this.req?.destroy();
+    this.req = null;
+    const c = this.client;
+    this.client = null;
+    this.state = 'off';
+    // An abrupt close: no DISCONNECT packet, the broker sees the socket die.
+    (c as unknown as { stream?: { destroy(): void } } | null)?.stream?.destroy();
+    c?.end(true);
+    this.later(this.opts.faults?.powerOffMs ?? DEFAULT_POWER_OFF_MS, () => void this.start());
+  }
+
   private reboot(order: PushOrder, image: Uint8Array): void {
-    const booted = findAppVersion(image);
+    // Real firmware carries no Flashline descriptor: the unit then boots the version it was told.
+    const described = findAppVersion(image);
+    const booted = described === UNKNOWN_VERSION ? order.version : described;
     this.memory.install(booted);
     this.state = 'rebooting';
     this.log.push(`reboot into ${booted}`);
@@ -290,9 +395,16 @@ export class MqttVirtualDevice {
     this.later(this.opts.reportAfterFailMs ?? DEFAULT_REPORT_AFTER_FAIL_MS, () => this.reportVersion());
   }
 
-  private download(order: PushOrder, from: number, withRange: boolean): Promise<{ kind: 'ok' } | { kind: 'fail'; codes: number[] }> {
+  private download(order: PushOrder, from: number, withRange: boolean): Promise<DownloadResult> {
     const url = new URL(order.url);
-    const port = this.opts.honourUrlPort === false ? 80 : Number(url.port || 80);
+    const errCodes = this.opts.dialect === 'tencent' ? [-5] : [-2];
+    // The SDKs' HTTP clients connect to the port they are built for and take everything after
+    // "http://" up to the path as the host: "host:8080" fails its name lookup (vendor-behaviour.md).
+    if (this.opts.httpPort !== undefined && url.port !== '') {
+      this.log.push(`getaddrinfo("${url.host}") failed: the URL carries a port`);
+      return Promise.resolve({ kind: 'fail', codes: errCodes });
+    }
+    const port = this.opts.httpPort ?? Number(url.port || 80);
     const headers: Record<string, string> = { Accept: 'text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.8' };
     if (withRange) {
       // §3.5: Tencent sends the file *size* as the end (one past the last index); 4.x sends an open end.
@@ -303,12 +415,14 @@ export class MqttVirtualDevice {
     const granule = this.opts.resumeGranuleBytes ?? DEFAULT_RESUME_GRANULE_BYTES;
     const cutAt = faults.cutAtBytes ?? (faults.cutFraction !== undefined ? Math.floor(order.size * faults.cutFraction) : undefined);
     const cutArmed = cutAt !== undefined && (mem.state.counters[COUNTER_CUTS] ?? 0) < (faults.cutTimes ?? 1);
+    const powerAt = this.powerCutAt(order);
+    const powerArmed = powerAt !== undefined && this.powerCutArmed(order, powerAt);
     const corruptArmed = faults.corruptByteAt !== undefined && (faults.corruptTimes === undefined || (mem.state.counters[COUNTER_CORRUPTIONS] ?? 0) < faults.corruptTimes);
     return new Promise((resolve) => {
       let stored = from;
       let settled = false;
       let lastProgress = 0;
-      const done = (r: { kind: 'ok' } | { kind: 'fail'; codes: number[] }) => {
+      const done = (r: DownloadResult) => {
         if (settled) return;
         settled = true;
         this.req = null;
@@ -325,13 +439,15 @@ export class MqttVirtualDevice {
           return done({ kind: 'fail', codes: [-2] });
         }
         const percent = () => Math.floor((stored * 100) / Math.max(1, order.size));
-        this.progress('downloading', order.version, percent());
+        // §5.2: with nothing left to fetch (Range SIZE-SIZE) the sample reports no `downloading`.
+        if (from < order.size) this.progress('downloading', order.version, percent());
         lastProgress = performance.now();
         res.on('data', (chunk: Buffer) => {
           if (settled) return;
           let data = new Uint8Array(chunk.buffer, chunk.byteOffset, Math.min(chunk.length, order.size - stored));
-          if (cutArmed && stored + data.length >= cutAt!) {
-            data = data.subarray(0, Math.max(0, cutAt! - stored));
+          const stopAt = powerArmed ? powerAt : cutArmed ? cutAt : faults.stallAtBytes;
+          if (stopAt !== undefined && stored + data.length >= stopAt) {
+            data = data.subarray(0, Math.max(0, stopAt - stored));
           }
           if (corruptArmed && faults.corruptByteAt! >= stored && faults.corruptByteAt! < stored + data.length) {
             data = data.slice();
@@ -340,13 +456,26 @@ export class MqttVirtualDevice {
           }
           mem.writeStaging(stored, data);
           stored += data.length;
-          // The record holds whole pages only (the sample drops its partial read, §5.4).
-          mem.setResume({ offset: Math.floor(stored / granule) * granule, size: order.size, crc32: '', version: order.version });
+          // The record holds whole pages only (the sample drops its partial read, §5.4); a
+          // finished file is recorded whole, so a later resume asks `bytes=SIZE-SIZE`.
+          const saved = stored >= order.size ? order.size : Math.floor(stored / granule) * granule;
+          mem.setResume({ offset: saved, size: order.size, crc32: '', version: order.version });
+          if (faults.stallAtBytes !== undefined && stored >= faults.stallAtBytes) {
+            // A hung application: the socket stays open, nothing more is read or reported.
+            this.log.push(`stalled at ${stored}`);
+            res.pause();
+            settled = true;
+            return;
+          }
+          if (powerArmed && stored >= powerAt!) {
+            req.destroy();
+            return done({ kind: 'power-cut' });
+          }
           if (cutArmed && stored >= cutAt!) {
             mem.bump(COUNTER_CUTS);
             this.log.push(`cut at ${stored}`);
             req.destroy();
-            return done({ kind: 'fail', codes: [-5] });
+            return done({ kind: 'fail', codes: errCodes });
           }
           if (performance.now() - lastProgress >= (this.opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS)) {
             lastProgress = performance.now();
@@ -360,14 +489,14 @@ export class MqttVirtualDevice {
         });
         res.on('end', () => {
           if (stored >= order.size) {
-            this.progress('downloading', order.version, 100);
+            if (from < order.size) this.progress('downloading', order.version, 100);
             return done({ kind: 'ok' });
           }
-          done({ kind: 'fail', codes: this.opts.dialect === 'tencent' ? [-5] : [-2] });
+          done({ kind: 'fail', codes: errCodes });
         });
-        res.on('error', () => done({ kind: 'fail', codes: this.opts.dialect === 'tencent' ? [-5] : [-2] }));
+        res.on('error', () => done({ kind: 'fail', codes: errCodes }));
       });
-      req.on('error', () => done({ kind: 'fail', codes: this.opts.dialect === 'tencent' ? [-5] : [-2] }));
+      req.on('error', () => done({ kind: 'fail', codes: errCodes }));
       this.req = req;
     });
   }

@@ -1,13 +1,14 @@
 /**
  * The station-side mqtt-ota session for one device and one job (mqtt-ota.md §9), both dialects:
- * wait for the version report, push at the moment it can land (Tencent: right after a report;
- * Aliyun: once the device is subscribed), follow the download through the firmware server and the
- * device's progress, map device codes, time out stalls, and count success only when the device
- * reports the target version (or `done`, per product). Talks only to an MqttLink.
+ * wait for the version report (or use the one the unit sent before the batch), push at the
+ * moment it can land, follow the download by what the *device* confirms (Tencent percent, Aliyun
+ * step, the Range offset it asks for — never bytes written into a socket), time out stalls on
+ * device progress, and pass only on what the device said (MD5 checked, `done`, the new version).
+ * Talks only to an MqttLink (transport/net/types.ts).
  */
-import type { HashView } from '../../../contract/dto.js';
+import type { ConfirmedBy, HashView } from '../../../contract/dto.js';
 import { StationError, type StationErrorCode } from '../../errors.js';
-import { isMqttLink, type MqttLink, type NetDeviceEvent, type VersionReport } from '../../transport/net/mqtt-link.js';
+import { isMqttLink, type MqttLink, type NetDeviceEvent, type VersionReport } from '../../transport/net/types.js';
 import type { Link } from '../../transport/types.js';
 import type { DeviceIdentity, ProtocolSession, SessionContext } from '../types.js';
 import { aliyunGetReply, aliyunPush, aliyunPushData, mapAliyunStep, mapTencentCode, parseUplink, tencentPush, topics, type Dialect, type MappedFailure, type PushInfo, type Uplink } from './messages.js';
@@ -15,6 +16,8 @@ import { resolveMqttOtaOptions, type MqttOtaOptions } from './options.js';
 
 /** What negotiate reports as the chunk size: the firmware server's body chunk. */
 const HTTP_CHUNK_BYTES = 16 * 1024;
+/** §3.8: the Tencent SDK computes percent in 32 bits; above this size its percent is garbage. */
+const TENCENT_PERCENT_MAX_BYTES = Math.floor(0xffffffff / 100);
 
 type Next = { kind: 'event'; e: NetDeviceEvent } | { kind: 'timeout' };
 
@@ -53,20 +56,25 @@ class EventQueue {
 
 export class MqttOtaSession implements ProtocolSession {
   readonly options: MqttOtaOptions;
+  /** The runner waits for the new version as long as the product's T_reboot (no hidden cap). */
+  readonly confirmTimeoutMs: number;
   private readonly link: MqttLink;
   private readonly q: EventQueue;
   private report: VersionReport | undefined;
   private push: PushInfo | null = null;
   private pushId = Date.now();
-  /** Set once the device has shown it verified and started installing (burning/done/new version). */
+  /** What the device has shown after the download: MD5 checked and installing (burning), done, the new version, or a reboot. */
   private verdict: 'burning' | 'done' | 'version' | 'rebooting' | null = null;
   private reportedAfter: string | undefined;
   private lastHttpStatus = 0;
+  /** The firmware server saw the download connection end before the last byte. */
+  private httpCut = false;
 
   constructor(private readonly ctx: SessionContext, readonly dialect: Dialect) {
     if (!isMqttLink(ctx.link)) throw new StationError('PROTOCOL_UNSUPPORTED_MODE', `mqtt-ota needs an MQTT link, got ${ctx.link.kind}`, { retryable: false });
     this.link = ctx.link;
-    this.options = resolveMqttOtaOptions(ctx.options);
+    this.options = resolveMqttOtaOptions(ctx.options, dialect);
+    this.confirmTimeoutMs = this.options.rebootTimeoutMs;
     this.q = new EventQueue(this.link);
   }
 
@@ -74,27 +82,46 @@ export class MqttOtaSession implements ProtocolSession {
     return this.ctx.image.info.version;
   }
 
+  private get size(): number {
+    return this.ctx.image.bytes.length;
+  }
+
   private uplinkOf(e: NetDeviceEvent): Uplink | null {
     return e.type === 'uplink' ? parseUplink(this.dialect, e.topic, e.payload) : null;
   }
 
-  private fail(m: MappedFailure, acked?: number): StationError {
+  private fail(m: MappedFailure, acked?: number, downloading = false): StationError {
     // §3.6 + §5.2: a 403 shows as −3 then −5; keep the station's own observation too.
     if (m.code === 'DEVICE_ERROR' && this.lastHttpStatus === 403) m = mapTencentCode(-3);
     if (m.code === 'DEVICE_ERROR' && this.lastHttpStatus === 404) m = mapTencentCode(-2);
+    // A generic −5 before the device had the whole image: its download failed (resumable, §5.4).
+    if (m.code === 'DEVICE_ERROR' && m.deviceCode === '-5' && downloading) {
+      m = { code: 'NET_DOWNLOAD_FAILED', deviceCode: '-5', why: `device: download failed (−5)${this.httpCut ? ' after its connection broke' : ''}; it resumes from its saved offset on the next push` };
+    }
     return new StationError(m.code, m.why, { unitId: this.ctx.unit.unitId, deviceCode: m.deviceCode, ackedBytes: acked });
   }
 
-  private error(code: StationErrorCode, why: string): StationError {
-    return new StationError(code, why, { unitId: this.ctx.unit.unitId });
+  private error(code: StationErrorCode, why: string, detail: { ackedBytes?: number; retryable?: boolean } = {}): StationError {
+    return new StationError(code, why, { unitId: this.ctx.unit.unitId, ...detail });
   }
 
   async identify(signal: AbortSignal): Promise<DeviceIdentity> {
     // §9: the report may have come before the job (devices report right after CONNECT).
     let r = this.link.pendingReport();
+    const started = performance.now();
     while (!r) {
-      const n = await this.q.next(this.options.reportTimeoutMs, signal);
+      const last = this.link.lastReport();
+      const waited = performance.now() - started;
+      // Units that report once (the SDK samples): an online unit whose report a push already
+      // used gets a short wait for a fresh one, then the push rests on what it said last.
+      const budget = last && this.link.isOnline() ? Math.min(this.options.freshReportWaitMs, this.options.reportTimeoutMs) : this.options.reportTimeoutMs;
+      const n = await this.q.next(Math.max(0, budget - waited), signal);
       if (n.kind === 'timeout') {
+        if (last && this.link.isOnline()) {
+          this.ctx.log(`no fresh version report: using ${last.version}, reported ${Math.round((performance.now() - last.atMs) / 1000)} s ago`);
+          r = last;
+          break;
+        }
         throw this.link.isOnline()
           ? this.error('NET_NO_VERSION_REPORT', `no version report within ${this.options.reportTimeoutMs} ms`)
           : this.error('NET_DEVICE_OFFLINE', 'the unit went offline before reporting its version');
@@ -113,8 +140,16 @@ export class MqttOtaSession implements ProtocolSession {
 
   private async sendPush(signal: AbortSignal): Promise<void> {
     const { info, bytes } = this.ctx.image;
-    if (this.report) this.link.consumeReport(this.report.seq);
     const url = this.link.offerFirmware({ version: info.version, bytes, md5: info.md5 }, this.options.urlTtlMs);
+    if (new URL(url).port !== '' && !this.options.urlPortAllowed) {
+      // vendor-behaviour.md: the Tencent C SDK (and iotkit 3.x) pass "host:port" to getaddrinfo and fail.
+      throw this.error(
+        'CONFIG_INVALID',
+        `the firmware URL ${url} carries a port, which ${this.dialect === 'tencent' ? 'Tencent C SDK' : 'Aliyun iotkit 3.x'} units cannot use (they connect to port 80 and fail to resolve "host:port"): serve firmware on port 80 (httpPort 80, or urlPort null behind a port forward), or set ${this.ctx.unit.protocol}.urlPortAllowed=true for units whose HTTP client honours URL ports`,
+        { retryable: false },
+      );
+    }
+    if (this.report) this.link.consumeReport(this.report.seq);
     this.push = { version: info.version, url, md5: info.md5, sizeBytes: bytes.length, module: this.options.module ?? undefined };
     const { product: p, device: d } = this.link;
     if (this.dialect === 'tencent') {
@@ -146,70 +181,119 @@ export class MqttOtaSession implements ProtocolSession {
     }
   }
 
+  /**
+   * Push, then follow the download until the device says it has the whole image (Tencent 100 %
+   * or burning/done; Aliyun step 100). Progress is what the device confirmed; the stall timer
+   * runs on it. A unit that goes offline or restarts mid-download is a resumable download failure.
+   */
   async transfer(_from: number, onAck: (ackedBytes: number) => void, signal: AbortSignal): Promise<void> {
     await this.sendPush(signal);
+    const size = this.size;
+    const percentUsable = this.dialect === 'aliyun' || size <= TENCENT_PERCENT_MAX_BYTES;
     let started = false;
     let repushed = false;
     let acked = 0;
+    let lastAdvanceMs = performance.now();
+    let lastPercent = -1;
+    let offlineSinceMs: number | null = null;
+    const advance = (bytes: number) => {
+      lastAdvanceMs = performance.now();
+      if (bytes > acked) {
+        acked = Math.min(bytes, size);
+        onAck(acked);
+      }
+    };
+    const fromPercent = (p: number): void => {
+      if (p === lastPercent) return;
+      lastPercent = p;
+      if (percentUsable) advance(Math.floor((Math.max(0, Math.min(100, p)) * size) / 100));
+      else lastAdvanceMs = performance.now(); // a changing figure still shows the device moves on
+    };
+    const wholeImage = () => {
+      this.httpCut = false;
+      onAck(size);
+    };
     for (;;) {
-      const n = await this.q.next(started ? this.options.stallTimeoutMs : this.options.startTimeoutMs, signal);
+      const now = performance.now();
+      const wait = offlineSinceMs !== null ? this.options.stallTimeoutMs - (now - offlineSinceMs) : started ? this.options.stallTimeoutMs - (now - lastAdvanceMs) : this.options.startTimeoutMs - (now - lastAdvanceMs);
+      const n = await this.q.next(Math.max(0, wait), signal);
       if (n.kind === 'timeout') {
+        if (offlineSinceMs !== null) {
+          this.link.abortDownloads();
+          throw this.error('NET_DOWNLOAD_FAILED', `the unit went offline mid-download and did not come back within ${this.options.stallTimeoutMs} ms (power cut?); it resumes from its saved offset on the next push`, { ackedBytes: acked });
+        }
         if (!started && !repushed && this.link.isOnline()) {
           // §9 T_start: a push can be dropped (e.g. a declining IoT Video app): re-push once.
           repushed = true;
+          lastAdvanceMs = performance.now();
           this.ctx.log('no download started: re-pushing once');
           await this.sendPush(signal);
           continue;
         }
         if (!started) throw this.error('NET_PUSH_IGNORED', `no download within ${this.options.startTimeoutMs} ms of the push`);
         this.link.abortDownloads();
-        throw new StationError('NET_DOWNLOAD_STALLED', `no bytes for ${this.options.stallTimeoutMs} ms`, { unitId: this.ctx.unit.unitId, deviceCode: '-1', ackedBytes: acked });
+        throw new StationError('NET_DOWNLOAD_STALLED', `the device confirmed no progress for ${this.options.stallTimeoutMs} ms`, { unitId: this.ctx.unit.unitId, deviceCode: '-1', ackedBytes: acked });
       }
       const e = n.e;
       this.handleSideEvent(e);
+      if (e.type === 'offline') {
+        offlineSinceMs ??= performance.now();
+        this.ctx.log('the unit went offline during the download');
+        continue;
+      }
+      if (e.type === 'online') {
+        offlineSinceMs = null;
+        lastAdvanceMs = performance.now();
+        continue;
+      }
       if (e.type === 'http-request') {
+        if (!started) lastAdvanceMs = performance.now();
         started = true;
         this.lastHttpStatus = e.status;
         if (e.status === 200 || e.status === 206) {
+          this.httpCut = false;
+          // The Range start is what the device says it already holds (§5.4).
           if (e.start > 0) this.ctx.log(`device resumes at ${e.start} (${e.range})`);
-          acked = e.start;
-          onAck(acked);
+          advance(e.start);
         } else {
           this.ctx.log(`firmware server answered ${e.status}`);
         }
         continue;
       }
-      if (e.type === 'http-progress') {
-        acked = e.sentTo;
-        onAck(acked);
-        continue;
-      }
       if (e.type === 'http-end') {
-        if (e.complete) {
-          onAck(e.size);
-          return;
+        // Bytes written into a socket are not bytes delivered: only note a broken connection.
+        if (!e.complete) {
+          this.httpCut = true;
+          this.ctx.log(`download connection closed at ${e.sentTo} of ${e.size} bytes sent`);
         }
-        continue; // a cut: the device's own report tells what it makes of it
+        continue;
       }
       const up = this.uplinkOf(e);
       if (!up) continue;
       if (up.kind === 'progress') {
+        if (!started) lastAdvanceMs = performance.now();
         started = true;
-        if (up.state === 'burning' || up.state === 'done') {
-          this.verdict = up.state; // §5.2: `done` may arrive with nothing left to fetch
-          return;
+        if (up.state === 'downloading') {
+          fromPercent(up.percent);
+          if (up.percent >= 100 && percentUsable) return wholeImage();
+        } else if (up.state === 'burning' || up.state === 'done') {
+          // §5.2: the MD5 check passed (`done` may come with nothing left to fetch).
+          this.verdict = up.state;
+          return wholeImage();
         }
       } else if (up.kind === 'fail') {
-        throw this.fail(mapTencentCode(up.code), acked);
+        throw this.fail(mapTencentCode(up.code), acked, true);
       } else if (up.kind === 'step') {
+        if (!started) lastAdvanceMs = performance.now();
         started = true;
         if (up.step < 0) throw this.fail(mapAliyunStep(up.step), acked);
-        if (up.step === 100) return;
+        fromPercent(up.step);
+        if (up.step >= 100) return wholeImage();
       } else if (up.kind === 'version') {
-        if (this.versionSeen(up.version)) return;
-        // The device restarted its OTA layer without finishing: the report stays pending so
-        // the retry pushes right after it (§5.3, P3).
-        throw new StationError('DEVICE_ERROR', `device re-reported ${up.version} during the download`, { unitId: this.ctx.unit.unitId, ackedBytes: acked });
+        if (this.versionSeen(up.version)) return wholeImage();
+        // The unit restarted (power cut, reset) without finishing: its report stays pending, so
+        // the retry pushes right after it and the device resumes from its record (§5.3, §5.4).
+        throw this.error('NET_DOWNLOAD_FAILED', `the unit restarted mid-download (it reports ${up.version} again); it resumes from its saved offset on the next push`, { ackedBytes: acked });
       }
     }
   }
@@ -221,42 +305,59 @@ export class MqttOtaSession implements ProtocolSession {
     return true;
   }
 
+  /**
+   * The device's verdict on the image. Tencent: `burning`/`done` come only after the device's
+   * MD5 of the file equals the `md5sum` we pushed (§5.5) → device-md5; under the "done" policy
+   * also wait for `done` → device-done. Aliyun reports no positive MD5 result: its MD5 stays
+   * unconfirmed and the pass rests on the version after reboot.
+   */
   async verify(signal: AbortSignal): Promise<HashView> {
-    // The device installs only after its own MD5 check passes (§5.5, §8.4): its verdict confirms the MD5 pushed.
-    const confirmed = { md5: this.ctx.image.info.md5 };
-    while (!this.verdict) {
+    const wantDone = this.dialect === 'tencent' && this.options.successPolicy === 'done';
+    let md5Checked = this.verdict === 'burning' || this.verdict === 'done';
+    const settled = () => (wantDone ? this.verdict === 'done' : this.verdict !== null);
+    while (!settled()) {
       const n = await this.q.next(this.options.installTimeoutMs, signal);
-      if (n.kind === 'timeout') throw this.error('PROTOCOL_TIMEOUT', `no verdict within ${this.options.installTimeoutMs} ms of the download`);
+      if (n.kind === 'timeout') {
+        if (this.dialect === 'aliyun') throw this.error('REBOOT_TIMEOUT', `the unit neither rebooted nor reported ${this.target} within ${this.options.installTimeoutMs} ms of its download`);
+        throw this.error('PROTOCOL_TIMEOUT', `no ${wantDone ? 'done' : 'verdict'} within ${this.options.installTimeoutMs} ms of the download`);
+      }
       const e = n.e;
       this.handleSideEvent(e);
       if (e.type === 'offline' && this.dialect === 'aliyun') this.verdict = 'rebooting';
       const up = this.uplinkOf(e);
       if (!up) continue;
-      if (up.kind === 'progress' && (up.state === 'burning' || up.state === 'done')) this.verdict = up.state;
-      else if (up.kind === 'fail') throw this.fail(mapTencentCode(up.code));
+      if (up.kind === 'progress' && (up.state === 'burning' || up.state === 'done')) {
+        this.verdict = up.state;
+        md5Checked = true;
+      } else if (up.kind === 'fail') throw this.fail(mapTencentCode(up.code));
       else if (up.kind === 'step' && up.step < 0) throw this.fail(mapAliyunStep(up.step));
       else if (up.kind === 'version' && !this.versionSeen(up.version)) {
-        throw new StationError('DEVICE_ERROR', `device re-reported ${up.version} instead of installing`, { unitId: this.ctx.unit.unitId });
+        if (!md5Checked && this.verdict === null) {
+          // Restarted before it checked the image (power cut after the last byte): it resumes with `Range: bytes=SIZE-SIZE`.
+          throw this.error('NET_DOWNLOAD_FAILED', `the unit restarted before checking the downloaded image (it reports ${up.version} again); it resumes on the next push`, { ackedBytes: this.size });
+        }
+        throw this.error('DEVICE_ERROR', `device re-reported ${up.version} instead of installing`);
       }
+      if (wantDone && this.verdict === 'version') break;
     }
     this.ctx.log(`device verdict: ${this.verdict}`);
-    return confirmed;
+    const confirmedBy: ConfirmedBy[] = [];
+    const view: HashView = { confirmedBy };
+    if (md5Checked) {
+      view.md5 = this.ctx.image.info.md5;
+      confirmedBy.push('device-md5');
+    }
+    if (wantDone && this.verdict === 'done') confirmedBy.push('device-done');
+    return view;
   }
 
-  async activate(signal: AbortSignal): Promise<void> {
-    if (this.dialect !== 'tencent' || this.options.successPolicy !== 'done') return;
-    // Policy A: Tencent `done` is final.
-    while (this.verdict !== 'done') {
-      const n = await this.q.next(this.options.installTimeoutMs, signal);
-      if (n.kind === 'timeout') throw this.error('REBOOT_TIMEOUT', `no done within ${this.options.installTimeoutMs} ms`);
-      const up = this.uplinkOf(n.e);
-      if (up?.kind === 'progress' && up.state === 'done') this.verdict = 'done';
-      else if (up?.kind === 'fail') throw this.fail(mapTencentCode(up.code));
-    }
+  async activate(): Promise<void> {
+    // Nothing to send: the device installs on its own once its MD5 check passed.
   }
 
   async confirm(_link: Link, signal: AbortSignal): Promise<string | undefined> {
-    if (this.dialect === 'tencent' && this.options.successPolicy === 'done') return undefined;
+    // Policy A: the device's `done` (verify) is final.
+    if (this.dialect === 'tencent' && this.options.successPolicy === 'done') return this.reportedAfter;
     // Policy B: the unit passes only when it reports the target after rebooting (§9).
     if (this.reportedAfter !== undefined) return this.reportedAfter;
     for (;;) {

@@ -55,6 +55,8 @@ export interface FirmwareServerOptions {
   port: number;
   /** Host written into URLs (the station's address on the line); defaults to `host`. */
   urlHost?: string;
+  /** Port written into URLs: undefined = the listening port (omitted when 80); null = never. */
+  urlPort?: number | null;
   /** Total upload rate shared by all downloads; 0 = unlimited. */
   bytesPerSecond?: number;
   /** Key for URL signatures; random per station start by default. */
@@ -114,7 +116,8 @@ export class FirmwareServer extends EventEmitter {
     const exp = Math.floor((nowMs + ttlMs) / 1000);
     const sig = this.sign(fileId, deviceTag, exp);
     const host = this.opts.urlHost ?? this.opts.host;
-    const port = this.port === SDK_HTTP_PORT ? '' : `:${this.port}`;
+    const urlPort = this.opts.urlPort === undefined ? this.port : this.opts.urlPort;
+    const port = urlPort === null || urlPort === SDK_HTTP_PORT ? '' : `:${urlPort}`;
     return `http://${host}${port}/f/${fileId}/${exp}/${deviceTag}/${sig}.bin`;
   }
 

@@ -8,27 +8,10 @@ import type { TransportKind } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
 import { TraceRing } from '../trace.js';
 import type { Link } from '../types.js';
-import type { Dialect } from './auth.js';
+import type { MqttLink, NetDeviceEvent, NetDialect as Dialect, VersionReport } from './types.js';
 
-/** What happens to one device, in arrival order. */
-export type NetDeviceEvent =
-  | { type: 'online'; clientId: string }
-  | { type: 'offline' }
-  | { type: 'subscribed'; filters: string[] }
-  | { type: 'uplink'; topic: string; payload: string }
-  | { type: 'http-request'; status: number; start: number; endExclusive: number; size: number; range: string | null }
-  | { type: 'http-progress'; sentTo: number; size: number }
-  | { type: 'http-end'; sentTo: number; size: number; complete: boolean };
-
-/** The last version report the station saw from a device, and whether a push has used it. */
-export interface VersionReport {
-  seq: number;
-  version: string;
-  /** Aliyun: the report's `id`, module. */
-  id?: string | number;
-  module?: string;
-  atMs: number;
-}
+export type { MqttLink, NetDeviceEvent, VersionReport } from './types.js';
+export { isMqttLink } from './types.js';
 
 /** Station services a link forwards to (implemented by NetStation). */
 export interface MqttLinkHost {
@@ -37,32 +20,12 @@ export interface MqttLinkHost {
   isSubscribedTo(key: string, topic: string): boolean;
   /** Last unconsumed version report (§9 P2: Tencent pushes only right after one). */
   pendingReport(key: string): VersionReport | undefined;
+  lastReport(key: string): VersionReport | undefined;
   consumeReport(key: string, seq: number): void;
   offerFirmware(key: string, file: { version: string; bytes: Uint8Array; md5: string }, ttlMs: number): string;
   abortDownloads(key: string): void;
   subscribe(key: string, cb: (e: NetDeviceEvent) => void): () => void;
   readonly attached: boolean;
-}
-
-export interface MqttLink extends Link {
-  readonly dialect: Dialect;
-  readonly product: string;
-  readonly device: string;
-  /** True when the station sits on an existing broker (no presence or SUBSCRIBE visibility). */
-  readonly attached: boolean;
-  publish(topic: string, payload: string): Promise<void>;
-  onEvent(cb: (e: NetDeviceEvent) => void): () => void;
-  isOnline(): boolean;
-  isSubscribedTo(topic: string): boolean;
-  pendingReport(): VersionReport | undefined;
-  consumeReport(seq: number): void;
-  /** Put the image on the firmware server and get a signed URL for this device. */
-  offerFirmware(file: { version: string; bytes: Uint8Array; md5: string }, ttlMs: number): string;
-  abortDownloads(): void;
-}
-
-export function isMqttLink(link: Link): link is MqttLink {
-  return typeof (link as Partial<MqttLink>).publish === 'function' && typeof (link as Partial<MqttLink>).onEvent === 'function';
 }
 
 /** Device uplinks appear as bytes to byte-level observers (trace, generic tooling). */
@@ -93,7 +56,7 @@ export class NetMqttLink implements MqttLink {
         this.trace.note(`rx ${e.topic} ${e.payload.length > 200 ? e.payload.slice(0, 200) + '…' : e.payload}`);
         const bytes = encoder.encode(e.payload);
         for (const cb of this.dataCbs) cb(bytes);
-      } else if (e.type === 'online' || e.type === 'offline' || e.type === 'subscribed' || e.type === 'http-request' || e.type === 'http-end') {
+      } else if (e.type !== 'http-progress') {
         this.trace.note(`${e.type} ${JSON.stringify({ ...e, type: undefined })}`);
       }
       for (const cb of this.eventCbs) cb(e);
@@ -142,6 +105,9 @@ export class NetMqttLink implements MqttLink {
   }
   pendingReport(): VersionReport | undefined {
     return this.host.pendingReport(this.key);
+  }
+  lastReport(): VersionReport | undefined {
+    return this.host.lastReport(this.key);
   }
   consumeReport(seq: number): void {
     this.host.consumeReport(this.key, seq);

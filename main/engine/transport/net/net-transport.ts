@@ -1,21 +1,20 @@
 /**
- * The `net` transport: opens an MqttLink to a networked unit through the station's MQTT + HTTP
- * server (started lazily on first use, on configured addresses — 127.0.0.1 unless told
- * otherwise, never 0.0.0.0 by default). In sim mode it also powers the virtual networked units
- * (real mqtt.js clients with persistent memory). Knows no OTA dialect beyond naming topics.
+ * The `net` transport: opens an MqttLink to a networked unit through the station's local cloud
+ * (MQTT + HTTP (+ DNS), on configured addresses — 127.0.0.1 unless told otherwise, never 0.0.0.0
+ * by default). The cloud runs whenever the station runs (`startCloud`) or lazily on first use,
+ * and is released by dispose. Knows no OTA dialect: topics and replies come from the injected
+ * CloudDialect, and virtual units (sim) from an injected SimNetUnits provider.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { UnitRef } from '../../../contract/dto.js';
-import { DeviceMemory } from '../../device/device-memory.js';
-import { MqttVirtualDevice, type MqttDeviceFaults } from '../../device/mqtt-device.js';
+import type { CloudUnitView, CloudView, UnitRef } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
 import { abortError } from '../../clock.js';
 import type { Link, Transport } from '../types.js';
-import { CredentialStore, deviceKeyOf, parseCredentialCsv, type Dialect } from './auth.js';
+import { CredentialStore, deviceKeyOf, parseCredentialCsv } from './auth.js';
 import { NetMqttLink } from './mqtt-link.js';
 import { NetStation, type NetStationOptions } from './station.js';
+import type { CloudDialect, NetDeviceId, NetDialect, NetRosterEntry, SimCloudAccess, SimNetUnits } from './types.js';
 
 /** Every net job shares the broker; downloads are bounded by bandwidth, not by ports. */
 export const NET_RESOURCE = 'net:broker';
@@ -24,29 +23,38 @@ const DEFAULT_CAPACITY = 200;
 const DEFAULT_OPEN_TIMEOUT_MS = 12_000;
 const SIM_TENCENT_PRODUCT = 'FLSIMTENC1'; // Tencent product ids are 10 characters (§4.2)
 const SIM_ALIYUN_PRODUCT = 'a1FlSimAliy'; // Aliyun product keys are 11 characters
-/** The fraction of the image a `disconnect` sim unit stores before its download is cut. */
-const SIM_CUT_FRACTION = 0.4;
-const SIM_BURN_SLOW_MS = 1500;
 
-export interface NetTransportOptions extends Partial<Omit<NetStationOptions, 'credentials'>> {
+export interface NetTransportOptions extends Partial<Omit<NetStationOptions, 'credentials' | 'cloud'>> {
+  /** The dialect side of the cloud (protocol/mqtt-ota's `mqttOtaCloud`). */
+  cloud: CloudDialect;
   /** Credential CSV (dialect,product,device,secret). */
   credentialsCsv?: string;
   credentials?: CredentialStore;
   capacity?: number;
   openTimeoutMs?: number;
-  /** Run virtual units for `sim` targets; their memory persists under this folder. */
-  simStateDir?: string;
+  /** Virtual units for `sim` targets (real MQTT/HTTP clients created by the sim side). */
+  simUnits?: SimNetUnits;
+}
+
+/** Summary of the cloud for `flashline cloud` and the UI. */
+export interface NetCloudInfo {
+  mqttUrl: string;
+  mqttPort: number;
+  pskPort: number | null;
+  httpPort: number;
+  dnsPort: number | null;
+  /** What firmware URLs look like (host and port), e.g. `http://192.168.10.2/`. */
+  urlBase: string;
 }
 
 export class NetTransport implements Transport {
   readonly kind = 'net' as const;
   readonly station: NetStation;
-  private readonly simDevices = new Map<string, MqttVirtualDevice>();
   private readonly credentials: CredentialStore;
   private disposed = false;
   private csvLoaded = false;
 
-  constructor(private readonly opts: NetTransportOptions = {}) {
+  constructor(private readonly opts: NetTransportOptions) {
     this.credentials = opts.credentials ?? new CredentialStore();
     this.station = new NetStation({
       mode: opts.mode ?? 'embedded',
@@ -55,12 +63,14 @@ export class NetTransport implements Transport {
       pskPort: opts.pskPort ?? null,
       httpPort: opts.httpPort ?? 80,
       urlHost: opts.urlHost,
+      urlPort: opts.urlPort,
       attachUrl: opts.attachUrl,
       attachUsername: opts.attachUsername,
       attachPassword: opts.attachPassword,
       bandwidthBytesPerSec: opts.bandwidthBytesPerSec ?? 0,
       credentials: this.credentials,
       dns: opts.dns ?? null,
+      cloud: opts.cloud,
     });
   }
 
@@ -85,9 +95,54 @@ export class NetTransport implements Transport {
     for (const c of r.credentials) this.credentials.add(c);
   }
 
+  /** Start the local cloud now (units power on before batches start, §4). Idempotent. */
+  async startCloud(): Promise<NetCloudInfo> {
+    if (this.disposed) throw new StationError('TRANSPORT_NOT_FOUND', 'the net transport is closed');
+    this.loadCsv();
+    try {
+      await this.station.start();
+    } catch (e) {
+      if (e instanceof StationError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      const why = err.code === 'EADDRINUSE' ? 'the port is in use (another station, `flashline cloud` or `serve` already runs the cloud?)' : err.code === 'EACCES' ? 'no permission to bind it (ports below 1024 need cap_net_bind_service, see LINE-SETUP.md)' : err.message;
+      throw new StationError('CONFIG_INVALID', `cannot start the local cloud on ${this.station.opts.host}: ${why}`, {}, { cause: e });
+    }
+    return this.cloudInfo();
+  }
+
+  cloudInfo(): NetCloudInfo {
+    const s = this.station;
+    const url = new URL(s.firmware.urlFor('0'.repeat(16), 'x', 0));
+    return {
+      mqttUrl: s.mqttUrl,
+      mqttPort: s.mqttPort,
+      pskPort: s.opts.pskPort === null ? null : s.pskPort,
+      httpPort: s.firmware.port,
+      dnsPort: s.opts.dns ? s.dnsPort : null,
+      urlBase: `${url.protocol}//${url.host}/`,
+    };
+  }
+
+  /** Units the cloud has seen (connected, reported, or refused). */
+  roster(): NetRosterEntry[] {
+    return this.station.roster();
+  }
+
+  /** The cloud and its roster as plain data (engine, UI, `flashline cloud --json`). */
+  cloudView(error?: string): CloudView {
+    const units = this.roster().map(unitViewOf);
+    if (!this.station.running || error) return { running: false, error, units };
+    return { running: true, ...this.cloudInfo(), units };
+  }
+
+  /** Roster changes as they happen. */
+  onRoster(cb: (u: CloudUnitView) => void): () => void {
+    return this.station.onRoster((e) => cb(unitViewOf(e)));
+  }
+
   /** Which device a unit is: `mqtt:PRODUCT/DEVICE` for real units; a generated identity for sim units. */
-  identityOf(unit: UnitRef): { dialect: Dialect; product: string; device: string } {
-    const dialect: Dialect = unit.protocol === 'mqtt-ota-aliyun' ? 'aliyun' : 'tencent';
+  identityOf(unit: UnitRef): NetDeviceId {
+    const dialect: NetDialect = unit.protocol === 'mqtt-ota-aliyun' ? 'aliyun' : 'tencent';
     if (unit.protocol !== 'mqtt-ota-tencent' && unit.protocol !== 'mqtt-ota-aliyun') {
       throw new StationError('CONFIG_INVALID', `the net transport carries mqtt-ota-tencent/aliyun only, not ${unit.protocol}`, { retryable: false });
     }
@@ -99,13 +154,25 @@ export class NetTransport implements Transport {
     return { dialect, product: unit.address.slice(0, slash), device: unit.address.slice(slash + 1) };
   }
 
+  private simAccess(): SimCloudAccess {
+    const s = this.station;
+    return {
+      mqttUrl: s.mqttUrl,
+      pskPort: s.opts.pskPort === null ? 0 : s.pskPort,
+      host: s.opts.host,
+      httpPort: s.firmware.port,
+      addCredential: (c) => this.credentials.add(c),
+    };
+  }
+
   async open(unit: UnitRef, signal: AbortSignal): Promise<Link> {
     if (signal.aborted) throw signal.reason ?? abortError();
-    if (this.disposed) throw new StationError('TRANSPORT_NOT_FOUND', 'the net transport is closed');
-    this.loadCsv();
-    await this.station.start();
     const id = this.identityOf(unit);
-    if (unit.transport === 'sim') await this.ensureSimDevice(unit, id);
+    await this.startCloud();
+    if (unit.transport === 'sim') {
+      if (!this.opts.simUnits) throw new StationError('TRANSPORT_NOT_FOUND', 'no virtual networked units on this station', { unitId: unit.unitId, retryable: false });
+      await this.opts.simUnits.ensure(unit, id, this.simAccess());
+    }
     const key = deviceKeyOf(id);
     const link = new NetMqttLink(unit.unitId, key, id.dialect, id.product, id.device, this.station);
     if (!this.station.isOnline(key)) {
@@ -119,8 +186,16 @@ export class NetTransport implements Transport {
     return link;
   }
 
+  private authError(link: NetMqttLink, reason: string): StationError {
+    return new StationError('NET_AUTH_FAILED', reason, { unitId: link.unitId, retryable: false });
+  }
+
   private waitOnline(link: NetMqttLink, signal: AbortSignal): Promise<void> {
     const timeoutMs = this.opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    // Refused earlier under this identity and not connected since: the SDK samples give up
+    // after a refused CONNECT, so waiting out the timeout would only hide the cause (§4).
+    const known = this.station.recordFor(link.dialect, link.product, link.device);
+    if (known.authFailure) return Promise.reject(this.authError(link, known.authFailure));
     return new Promise((resolve, reject) => {
       const finish = (err?: unknown) => {
         clearTimeout(t);
@@ -131,93 +206,122 @@ export class NetTransport implements Transport {
       };
       const off = link.onEvent((e) => {
         if (e.type === 'online') finish();
+        else if (e.type === 'auth-failed') finish(this.authError(link, e.reason));
       });
       const onAbort = () => finish(signal.reason ?? abortError());
       signal.addEventListener('abort', onAbort, { once: true });
       const t = setTimeout(() => {
-        const rec = this.station.recordFor(link.dialect, link.product, link.device);
-        if (rec.authFailure) finish(new StationError('NET_AUTH_FAILED', `CONNECT refused: ${rec.authFailure}`, { unitId: link.unitId, retryable: false }));
-        else finish(new StationError('NET_DEVICE_OFFLINE', `${link.product}/${link.device} did not connect within ${timeoutMs} ms`, { unitId: link.unitId }));
+        finish(new StationError('NET_DEVICE_OFFLINE', `${link.product}/${link.device} did not connect within ${timeoutMs} ms`, { unitId: link.unitId }));
       }, timeoutMs);
     });
-  }
-
-  // ---- virtual networked units ----------------------------------------------------------
-
-  private async ensureSimDevice(unit: UnitRef, id: { dialect: Dialect; product: string; device: string }): Promise<void> {
-    if (this.simDevices.has(unit.unitId)) return;
-    // Deterministic per-unit secrets: the sim "factory" provisions the unit and the station alike.
-    const seed = crypto.createHash('sha256').update(`flashline-sim-secret:${unit.unitId}`).digest();
-    const secret = id.dialect === 'tencent' ? seed.subarray(0, 16).toString('base64') : seed.subarray(0, 16).toString('hex');
-    this.credentials.add({ ...id, secret });
-    const sim = unit.sim ?? { behaviour: 'accept' as const, initialVersion: '1.0.0' };
-    const dir = this.opts.simStateDir ? path.join(this.opts.simStateDir, unit.unitId.replace(/[^A-Za-z0-9._-]/g, '_')) : undefined;
-    const memory = new DeviceMemory({ version: sim.initialVersion, serialNumber: sim.serialNumber ?? unit.serialNumber ?? unit.unitId }, 16 * 1024 * 1024, dir);
-    const dev = new MqttVirtualDevice({
-      ...id,
-      secret,
-      brokerUrl: this.station.mqttUrl,
-      memory,
-      honourUrlPort: true,
-      faults: simFaults(sim.behaviour),
-      progressIntervalMs: 200,
-    });
-    this.simDevices.set(unit.unitId, dev);
-    await dev.start();
-  }
-
-  simDevice(unitId: string): MqttVirtualDevice | undefined {
-    return this.simDevices.get(unitId);
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const d of this.simDevices.values()) {
-      await d.stop();
-      d.memory.close();
-    }
-    this.simDevices.clear();
+    await this.opts.simUnits?.dispose();
     await this.station.stop();
   }
 }
 
-/** Sim behaviours as device faults. The cut offset is a fraction of whatever image is pushed. */
-function simFaults(b: string): MqttDeviceFaults {
-  switch (b) {
-    case 'disconnect':
-      return { cutFraction: SIM_CUT_FRACTION, cutTimes: 1 };
-    case 'crc_failure':
-      return { corruptByteAt: 100 };
-    case 'crc_failure_once':
-      return { corruptByteAt: 100, corruptTimes: 1 };
-    case 'reboot_timeout':
-      return { rebootNever: true };
-    case 'slow_flash':
-      return { burnMs: SIM_BURN_SLOW_MS };
-    default:
-      return {};
+function unitViewOf(e: NetRosterEntry): CloudUnitView {
+  return { unitId: `mqtt:${e.product}/${e.device}`, protocol: e.dialect === 'tencent' ? 'mqtt-ota-tencent' : 'mqtt-ota-aliyun', ...e };
+}
+
+/** The keys `net-station.json` may carry (anything else is refused, not ignored). */
+const CONFIG_KEYS: Record<string, 'string' | 'number' | 'number|null' | 'object|null'> = {
+  mode: 'string',
+  host: 'string',
+  mqttPort: 'number',
+  pskPort: 'number|null',
+  httpPort: 'number',
+  urlHost: 'string',
+  urlPort: 'number|null',
+  attachUrl: 'string',
+  attachUsername: 'string',
+  attachPassword: 'string',
+  bandwidthBytesPerSec: 'number',
+  capacity: 'number',
+  openTimeoutMs: 'number',
+  credentialsCsv: 'string',
+  dns: 'object|null',
+};
+
+/** Check a parsed `net-station.json` (LINE-SETUP.md §2): every key known, every value in range. */
+export function checkNetConfig(raw: unknown, where = 'net-station.json'): Partial<NetTransportOptions> {
+  const bad = (why: string): never => {
+    throw new StationError('CONFIG_INVALID', `${where}: ${why}`);
+  };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) bad('must be a JSON object');
+  const o = raw as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    const type = CONFIG_KEYS[k];
+    if (!type) bad(`unknown setting "${k}" (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+    if (v === null && type!.endsWith('|null')) continue;
+    const want = type!.split('|')[0]!;
+    if (typeof v !== want || (want === 'object' && (v === null || Array.isArray(v)))) bad(`${k} must be a ${type}`);
+    if (want === 'number' && (!Number.isInteger(v) || (v as number) < 0)) bad(`${k} must be a whole number ≥ 0`);
   }
+  for (const k of ['mqttPort', 'pskPort', 'httpPort', 'urlPort']) {
+    const v = o[k];
+    if (typeof v === 'number' && v > 65_535) bad(`${k} must be a port 0..65535`);
+  }
+  if (o.mode !== undefined && o.mode !== 'embedded' && o.mode !== 'attach') bad('mode must be "embedded" or "attach"');
+  if (o.mode === 'attach' && typeof o.attachUrl !== 'string') bad('attach mode needs attachUrl (e.g. mqtt://192.168.10.3:1883)');
+  if (o.capacity !== undefined && (o.capacity as number) < 1) bad('capacity must be ≥ 1');
+  if (o.dns) {
+    const d = o.dns as Record<string, unknown>;
+    for (const k of Object.keys(d)) if (!['host', 'port', 'answer', 'names'].includes(k)) bad(`unknown dns setting "${k}"`);
+    if (typeof d.host !== 'string' || typeof d.answer !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}$/.test(d.answer)) bad('dns needs host and an IPv4 answer');
+    if (!Number.isInteger(d.port) || (d.port as number) < 0 || (d.port as number) > 65_535) bad('dns.port must be a port 0..65535');
+    if (!Array.isArray(d.names) || d.names.length === 0 || !d.names.every((n) => typeof n === 'string' && n.length > 0)) bad('dns.names must list the cloud host names to answer');
+  }
+  return o as Partial<NetTransportOptions>;
 }
 
 /** `<dataDir>/net-station.json`: the line's settings (see LINE-SETUP.md). */
-export function loadNetConfig(dataDir: string): NetTransportOptions {
+export function loadNetConfig(dataDir: string): Omit<NetTransportOptions, 'cloud'> & { configured: boolean } {
   const file = path.join(dataDir, 'net-station.json');
-  const base: NetTransportOptions = { credentialsCsv: path.join(dataDir, 'devices.csv') };
-  if (!fs.existsSync(file)) return base;
+  const base = { credentialsCsv: path.join(dataDir, 'devices.csv') };
+  if (!fs.existsSync(file)) return { ...base, configured: false };
+  let raw: unknown;
   try {
-    return { ...base, ...(JSON.parse(fs.readFileSync(file, 'utf8')) as NetTransportOptions) };
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new StationError('CONFIG_INVALID', `${file}: ${(e as Error).message}`);
   }
+  const checked = checkNetConfig(raw, file);
+  if (checked.credentialsCsv) checked.credentialsCsv = path.resolve(dataDir, checked.credentialsCsv);
+  return { ...base, ...checked, configured: true };
 }
 
-/** The station's `net` transport for real units. */
-export function createNetTransport(dataDir: string): NetTransport {
-  return new NetTransport(loadNetConfig(dataDir));
+/** The station's `net` transport for real units. Config errors surface when the cloud starts. */
+export function createNetTransport(dataDir: string, cloud: CloudDialect): NetTransport {
+  let cfg: ReturnType<typeof loadNetConfig>;
+  try {
+    cfg = loadNetConfig(dataDir);
+  } catch (e) {
+    return new BrokenNetTransport(cloud, e as StationError);
+  }
+  const { configured: _configured, ...opts } = cfg;
+  return new NetTransport({ ...opts, cloud });
 }
 
-/** The sim flavour: loopback only, free ports, virtual units as real MQTT clients (they honour the URL port). */
-export function createSimNetTransport(dataDir: string): NetTransport {
-  return new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, pskPort: null, simStateDir: path.join(dataDir, 'sim-units') });
+/** A `net` transport whose configuration is invalid: every use reports why (never a crash at start-up). */
+class BrokenNetTransport extends NetTransport {
+  constructor(cloud: CloudDialect, private readonly why: StationError) {
+    super({ cloud });
+  }
+  override async startCloud(): Promise<NetCloudInfo> {
+    throw this.why;
+  }
+}
+
+/**
+ * The sim flavour: loopback only, free ports (TLS-PSK included), virtual units as real MQTT
+ * clients. URLs carry no port: virtual units are "built" for the sim HTTP port, as the real SDKs
+ * are built for port 80 (vendor-behaviour.md), so the sim exercises the real URL rules.
+ */
+export function createSimNetTransport(cloud: CloudDialect, simUnits: SimNetUnits): NetTransport {
+  return new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, pskPort: 0, urlPort: null, cloud, simUnits });
 }

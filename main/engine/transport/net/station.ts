@@ -1,20 +1,20 @@
 /**
  * The station as a local IoT cloud (mqtt-ota.md §1): an embedded aedes MQTT 3.1.1 broker (plain
  * TCP plus an optional TLS-PSK listener) with per-device authentication and topic ACL, or a
- * privileged client attached to an existing broker; the firmware HTTP server; a registry of
- * devices (presence, subscriptions, last version report) that MqttLinks read. It answers every
- * Tencent version report itself (§5.3a) but never decides an upgrade: sessions do.
+ * privileged client attached to an existing broker; the firmware HTTP server; the optional DNS
+ * responder; a roster of devices (presence, subscriptions, last version report) that MqttLinks
+ * read. Topics and replies come from the injected CloudDialect; it never decides an upgrade.
  */
 import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { StationError } from '../../errors.js';
-import { aliyunGetReply, ATTACH_UPLINK_FILTERS, deviceOfTopic, parseUplink, tencentReportRsp, topics } from '../../protocol/mqtt-ota/messages.js';
 import { CredentialStore, deviceKeyOf, mayPublish, mayReceive, maySubscribe, topicMatches, verifyConnect, type Dialect, type DeviceCredential } from './auth.js';
 import { DnsResponder, type DnsResponderOptions } from './dns-responder.js';
 import { FirmwareServer, type ServeEvent } from './firmware-server.js';
-import type { MqttLinkHost, NetDeviceEvent, VersionReport } from './mqtt-link.js';
+import type { MqttLinkHost } from './mqtt-link.js';
+import type { CloudDialect, NetDeviceEvent, NetRosterEntry, VersionReport } from './types.js';
 
 /** §4.3: the cipher suites the Tencent C SDK offers in its TLS-PSK build. */
 const PSK_CIPHERS = 'PSK-AES128-CBC-SHA:PSK-AES256-CBC-SHA';
@@ -33,6 +33,11 @@ export interface NetStationOptions {
   pskPort: number | null;
   /** Firmware HTTP port: 80 on a line (the SDKs ignore URL ports, §3 item 1); 0 = any free port. */
   httpPort: number;
+  /**
+   * Port written into firmware URLs: undefined = the HTTP port (omitted when 80); null = never
+   * (a port forward 80 → httpPort on the line, or virtual units built for the sim port).
+   */
+  urlPort?: number | null;
   /** Address written into firmware URLs (the station's address on the line). Default: host. */
   urlHost?: string;
   attachUrl?: string;
@@ -43,6 +48,8 @@ export interface NetStationOptions {
   credentials: CredentialStore;
   /** Name redirection (§10 item 1), off unless given. */
   dns?: DnsResponderOptions | null;
+  /** The dialect side of the cloud (protocol/mqtt-ota): topics, replies, version reports. */
+  cloud: CloudDialect;
 }
 
 interface DeviceRecord {
@@ -57,6 +64,10 @@ interface DeviceRecord {
   consumedSeq: number;
   listeners: Set<(e: NetDeviceEvent) => void>;
   authFailure?: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  /** Connected or reported at least once (listed in the roster). */
+  seen: boolean;
 }
 
 export class NetStation implements MqttLinkHost {
@@ -69,6 +80,7 @@ export class NetStation implements MqttLinkHost {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly byClient = new WeakMap<Client, DeviceCredential>();
   private readonly pskIdentity = new WeakMap<object, string>();
+  private readonly rosterCbs = new Set<(e: NetRosterEntry) => void>();
   private readonly sockets = new Set<net.Socket>();
   private starting: Promise<void> | null = null;
   private reportSeq = 0;
@@ -78,7 +90,7 @@ export class NetStation implements MqttLinkHost {
   readonly notes: string[] = [];
 
   constructor(readonly opts: NetStationOptions) {
-    this.firmware = new FirmwareServer({ host: opts.host, port: opts.httpPort, urlHost: opts.urlHost, bytesPerSecond: opts.bandwidthBytesPerSec });
+    this.firmware = new FirmwareServer({ host: opts.host, port: opts.httpPort, urlHost: opts.urlHost, urlPort: opts.urlPort, bytesPerSecond: opts.bandwidthBytesPerSec });
     this.firmware.on('serve', (e: ServeEvent) => this.onServe(e));
   }
 
@@ -140,6 +152,7 @@ export class NetStation implements MqttLinkHost {
       rec.online = true;
       rec.subscriptions.clear();
       rec.authFailure = undefined;
+      this.touch(rec);
       this.emitTo(rec, { type: 'online', clientId: client.id });
     });
     broker.on('clientDisconnect', (client) => {
@@ -150,6 +163,7 @@ export class NetStation implements MqttLinkHost {
       rec.client = null;
       rec.online = false;
       rec.subscriptions.clear();
+      this.touch(rec);
       this.emitTo(rec, { type: 'offline' });
     });
     broker.on('subscribe', (subs, client) => {
@@ -193,7 +207,13 @@ export class NetStation implements MqttLinkHost {
         },
         (sock) => this.accept(sock),
       );
-      this.psk.on('tlsClientError', (err) => this.note(`TLS-PSK handshake failed: ${err.message}`));
+      this.psk.on('tlsClientError', (err, socket) => {
+        const identity = this.pskIdentity.get(socket);
+        this.note(`TLS-PSK handshake failed${identity ? ` under identity ${identity}` : ''}: ${err.message}`);
+        const cred = identity ? this.opts.credentials.byTencentClientId(identity) : undefined;
+        // A known identity whose handshake fails has the wrong key (vendor-behaviour.md): fail it now.
+        if (cred) this.authFailed(this.record(cred.dialect, cred.product, cred.device), `TLS-PSK handshake failed under identity ${identity} (wrong key?): ${err.message}`);
+      });
       this.pskPort = await listen(this.psk, this.opts.pskPort, this.opts.host);
     }
   }
@@ -210,7 +230,7 @@ export class NetStation implements MqttLinkHost {
     const v = verifyConnect(this.opts.credentials, client.id, username, password?.toString('utf8'), identity);
     if (!v.ok) {
       this.note(`CONNECT refused for ${client.id}: ${v.reason}`);
-      if (v.credential) this.record(v.credential.dialect, v.credential.product, v.credential.device).authFailure = v.reason;
+      if (v.credential) this.authFailed(this.record(v.credential.dialect, v.credential.product, v.credential.device), `CONNECT refused (CONNACK 4): ${v.reason}`);
       const e = new Error(v.reason) as AuthenticateError;
       e.returnCode = CONNACK_BAD_CREDENTIALS;
       return done(e, null);
@@ -235,16 +255,17 @@ export class NetStation implements MqttLinkHost {
       client.once('connect', () => resolve());
       client.once('error', (e) => reject(new StationError('CONFIG_INVALID', `cannot attach to ${url}: ${e.message}`)));
     });
-    const granted = await client.subscribeAsync(ATTACH_UPLINK_FILTERS, { qos: 1 });
+    const granted = await client.subscribeAsync([...this.opts.cloud.attachFilters], { qos: 1 });
     const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
     if (refused.length) throw new StationError('CONFIG_INVALID', `the broker refused the station's subscriptions ${refused.join(', ')}: give the station's broker user read access to them`);
     client.on('message', (topic, payload) => {
-      const who = deviceOfTopic(topic);
+      const who = this.opts.cloud.deviceOfTopic(topic);
       if (!who) return;
       const rec = this.record(who.dialect, who.product, who.device);
       // Attached, the station sees no CONNECT/SUBSCRIBE: a device that talks is online.
       if (!rec.online) {
         rec.online = true;
+        this.touch(rec);
         this.emitTo(rec, { type: 'online', clientId: '' });
       }
       this.onUplink(rec, topic, payload.toString());
@@ -256,7 +277,8 @@ export class NetStation implements MqttLinkHost {
     const key = deviceKeyOf({ dialect, product, device });
     let r = this.devices.get(key);
     if (!r) {
-      r = { key, dialect, product, device, online: false, client: null, subscriptions: new Set(), consumedSeq: 0, listeners: new Set() };
+      const now = new Date().toISOString();
+      r = { key, dialect, product, device, online: false, client: null, subscriptions: new Set(), consumedSeq: 0, listeners: new Set(), firstSeenAt: now, lastSeenAt: now, seen: false };
       this.devices.set(key, r);
     }
     return r;
@@ -271,19 +293,45 @@ export class NetStation implements MqttLinkHost {
     for (const cb of [...rec.listeners]) cb(e);
   }
 
-  /** The cloud's always-on part: remember version reports, answer them (Tencent), answer pulls nobody else will. */
+  /** The cloud's always-on part: remember version reports, send the dialect's answers. */
   private onUplink(rec: DeviceRecord, topic: string, payload: string): void {
-    const up = parseUplink(rec.dialect, topic, payload);
-    if (up.kind === 'version') {
-      rec.report = { seq: ++this.reportSeq, version: up.version, id: up.id, module: up.module, atMs: performance.now() };
-      // §5.3a: answer every report, before any push, always with result 0.
-      if (rec.dialect === 'tencent') void this.deliver(rec.key, topics.tencentUpdate(rec.product, rec.device), tencentReportRsp(up.version)).catch(() => undefined);
-    }
-    if (up.kind === 'pull' && rec.listeners.size === 0 && rec.dialect === 'aliyun' && topic.endsWith('/firmware/get')) {
-      // §8.3: nothing to offer → `data: {}`.
-      void this.deliver(rec.key, topics.aliyunGetReply(rec.product, rec.device), aliyunGetReply(up.id, {})).catch(() => undefined);
-    }
+    const action = this.opts.cloud.onUplink(rec, topic, payload, rec.listeners.size > 0);
+    if (action.report) rec.report = { seq: ++this.reportSeq, ...action.report, atMs: performance.now() };
+    for (const r of action.replies) void this.deliver(rec.key, r.topic, r.payload).catch(() => undefined);
+    this.touch(rec);
     this.emitTo(rec, { type: 'uplink', topic, payload });
+  }
+
+  private authFailed(rec: DeviceRecord, reason: string): void {
+    rec.authFailure = reason;
+    this.touch(rec);
+    this.emitTo(rec, { type: 'auth-failed', reason });
+  }
+
+  /** The device showed up: roster bookkeeping and listeners. */
+  private touch(rec: DeviceRecord): void {
+    rec.seen = true;
+    rec.lastSeenAt = new Date().toISOString();
+    if (this.rosterCbs.size) {
+      const e = this.rosterEntry(rec);
+      for (const cb of this.rosterCbs) cb(e);
+    }
+  }
+
+  private rosterEntry(r: DeviceRecord): NetRosterEntry {
+    const reportedAt = r.report ? new Date(Date.now() - (performance.now() - r.report.atMs)).toISOString() : undefined;
+    return { dialect: r.dialect, product: r.product, device: r.device, online: r.online, version: r.report?.version, reportedAt, firstSeenAt: r.firstSeenAt, lastSeenAt: r.lastSeenAt, authFailure: r.authFailure };
+  }
+
+  /** Units that connected, reported or were refused since the cloud started. */
+  roster(): NetRosterEntry[] {
+    return [...this.devices.values()].filter((r) => r.seen).map((r) => this.rosterEntry(r));
+  }
+
+  /** Roster changes as they happen (the `cloud` command's output). */
+  onRoster(cb: (e: NetRosterEntry) => void): () => void {
+    this.rosterCbs.add(cb);
+    return () => this.rosterCbs.delete(cb);
   }
 
   private onServe(e: ServeEvent): void {
@@ -326,6 +374,10 @@ export class NetStation implements MqttLinkHost {
     return rec?.report && rec.report.seq > rec.consumedSeq ? rec.report : undefined;
   }
 
+  lastReport(key: string): VersionReport | undefined {
+    return this.devices.get(key)?.report;
+  }
+
   consumeReport(key: string, seq: number): void {
     const rec = this.devices.get(key);
     if (rec) rec.consumedSeq = Math.max(rec.consumedSeq, seq);
@@ -355,6 +407,10 @@ export class NetStation implements MqttLinkHost {
     return this.dns?.port ?? 0;
   }
 
+  get running(): boolean {
+    return this.starting !== null;
+  }
+
   async stop(): Promise<void> {
     const started = this.starting;
     this.starting = null;
@@ -371,6 +427,7 @@ export class NetStation implements MqttLinkHost {
     if (this.broker) await new Promise<void>((r) => this.broker!.close(() => r()));
     this.broker = null;
     await this.firmware.stop();
+    this.rosterCbs.clear();
   }
 }
 
