@@ -42,7 +42,7 @@ export function createWsBridge(url: string, onStatus: (s: WsBridgeStatus) => voi
       if (f.t === 'result') {
         pending.get(f.id)?.(f.result);
         pending.delete(f.id);
-      } else {
+      } else if (f.t === 'event') {
         // A copy: a watcher may resubscribe (and so add to this set) while being called.
         for (const fn of [...(watchers.get(f.event.batchId) ?? [])]) fn(f.event);
       }

@@ -180,4 +180,6 @@ export type WsClientFrame =
   | { t: 'unwatch'; batchId: string };
 export type WsServerFrame =
   | { t: 'result'; id: number; result: Result<unknown> }
-  | { t: 'event'; event: BatchEvent };
+  | { t: 'event'; event: BatchEvent }
+  /** A watch the station cannot serve (unknown batch, bad id): the client is told instead of left waiting. */
+  | { t: 'watchError'; batchId: string; error: ErrorView };

@@ -70,50 +70,97 @@ export function resolveStatic(root: string, urlPath: string): string | null {
   return file === root || file.startsWith(root + path.sep) ? file : null;
 }
 
+/** The request target as a URL, or null when it is not one (`//[`, control bytes…). Pure. */
+export function parseRequestUrl(raw: string | undefined): URL | null {
+  try {
+    return new URL(raw ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
+const BASE_HEADERS = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' };
+
+function answerBadRequest(res: http.ServerResponse): void {
+  try {
+    if (!res.headersSent) res.writeHead(400, { ...BASE_HEADERS, 'Content-Type': 'text/plain', Connection: 'close' });
+    res.end('Bad request\n');
+  } catch {
+    res.destroy();
+  }
+}
+
+function handleHttp(req: http.IncomingMessage, res: http.ServerResponse, token: string, root: string): void {
+  const url = parseRequestUrl(req.url);
+  if (!url) {
+    answerBadRequest(res);
+    return;
+  }
+  const headers = BASE_HEADERS;
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, headers).end();
+    return;
+  }
+  const isPage = url.pathname === '/' || url.pathname === '/index.html';
+  // The page needs the token; hashed assets are not secret, the API behind the socket is.
+  if (isPage && !tokenMatches(token, url.searchParams.get('token'))) {
+    res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('Forbidden: open the URL printed by `flashline serve` (it carries the token).\n');
+    return;
+  }
+  const file = resolveStatic(root, isPage ? '/index.html' : url.pathname);
+  if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('Not found\n');
+    return;
+  }
+  res.writeHead(200, { ...headers, 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'X-Frame-Options': 'DENY' });
+  if (req.method === 'HEAD') res.end();
+  else fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}
+
 export async function startStationServer(opts: ServeOptions): Promise<StationServer> {
   const token = opts.token ?? newToken();
   const host = opts.host ?? '127.0.0.1';
   const root = path.resolve(opts.staticDir);
 
   const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const headers = { 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-store' };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, headers).end();
-      return;
+    // Nothing a client sends may stop the station: a handler's failure answers this request only.
+    try {
+      handleHttp(req, res, token, root);
+    } catch {
+      answerBadRequest(res);
     }
-    const isPage = url.pathname === '/' || url.pathname === '/index.html';
-    // The page needs the token; hashed assets are not secret, the API behind the socket is.
-    if (isPage && !tokenMatches(token, url.searchParams.get('token'))) {
-      res.writeHead(403, { ...headers, 'Content-Type': 'text/plain' }).end('Forbidden: open the URL printed by `flashline serve` (it carries the token).\n');
-      return;
-    }
-    const file = resolveStatic(root, isPage ? '/index.html' : url.pathname);
-    if (!file || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('Not found\n');
-      return;
-    }
-    res.writeHead(200, { ...headers, 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'X-Frame-Options': 'DENY' });
-    if (req.method === 'HEAD') res.end();
-    else fs.createReadStream(file).pipe(res);
+  });
+  // Malformed request lines and headers (Node's parser rejects them): answer 400, keep serving.
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    socket.destroy();
   });
 
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_FRAME_BYTES,
   });
+  // ws reports protocol violations (bad UTF-8, reserved opcodes, oversize frames) as 'error' events;
+  // unhandled, each one would end the process.
+  wss.on('error', () => undefined);
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const origin = req.headers.origin;
-    // Cross-site pages must not drive the station even if they learn the port: the Origin must
-    // be this server (browsers always send it on WebSocket handshakes).
-    const sameOrigin = !origin || origin === `http://${req.headers.host ?? ''}`;
-    if (url.pathname !== '/ws' || !tokenMatches(token, url.searchParams.get('token')) || !sameOrigin) {
-      socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = parseRequestUrl(req.url);
+      const origin = req.headers.origin;
+      // Cross-site pages must not drive the station even if they learn the port: the Origin must
+      // be this server (browsers always send it on WebSocket handshakes).
+      const sameOrigin = !origin || origin === `http://${req.headers.host ?? ''}`;
+      if (!url || url.pathname !== '/ws' || !tokenMatches(token, url.searchParams.get('token')) || !sameOrigin) {
+        socket.end(`HTTP/1.1 ${url ? '403 Forbidden' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => serveClient(ws, opts.api));
+    } catch {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       socket.destroy();
-      return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveClient(ws, opts.api));
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -150,27 +197,41 @@ function parseFrame(raw: string): WsClientFrame | null {
 
 function serveClient(ws: WebSocket, api: StationApi): void {
   const watches = new Map<string, () => void>();
+  // A protocol violation from this client closes this socket only (ws already sent the close code).
+  ws.on('error', () => ws.terminate());
   const send = (f: WsServerFrame): void => {
     if (ws.readyState !== ws.OPEN) return;
     if (f.t === 'event' && f.event.type === 'delta' && ws.bufferedAmount > MAX_BUFFERED_BYTES) return;
-    ws.send(JSON.stringify(f));
+    try {
+      ws.send(JSON.stringify(f));
+    } catch {
+      ws.terminate();
+    }
   };
   ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const f = parseFrame(data.toString());
-    if (!f) {
-      ws.close(1003, 'bad frame');
-      return;
-    }
-    if (f.t === 'call') {
-      void api.handlers[f.method](f.req).then((result) => send({ t: 'result', id: f.id, result }));
-    } else if (f.t === 'watch') {
-      watches.get(f.batchId)?.();
-      const r = api.watch(f.batchId, (event: BatchEvent) => send({ t: 'event', event }));
-      if (r.ok) watches.set(f.batchId, r.value);
-    } else {
-      watches.get(f.batchId)?.();
-      watches.delete(f.batchId);
+    try {
+      if (isBinary) return;
+      const f = parseFrame(data.toString());
+      if (!f) {
+        ws.close(1003, 'bad frame');
+        return;
+      }
+      if (f.t === 'call') {
+        void api.handlers[f.method](f.req)
+          .then((result) => send({ t: 'result', id: f.id, result }))
+          .catch(() => ws.close(1011, 'internal error'));
+      } else if (f.t === 'watch') {
+        watches.get(f.batchId)?.();
+        watches.delete(f.batchId);
+        const r = api.watch(f.batchId, (event: BatchEvent) => send({ t: 'event', event }));
+        if (r.ok) watches.set(f.batchId, r.value);
+        else send({ t: 'watchError', batchId: f.batchId, error: r.error });
+      } else {
+        watches.get(f.batchId)?.();
+        watches.delete(f.batchId);
+      }
+    } catch {
+      ws.close(1011, 'internal error');
     }
   });
   ws.on('close', () => {

@@ -10,6 +10,8 @@ export interface StationWsClient {
   call<T>(method: string, req: unknown): Promise<Result<T>>;
   watch(batchId: string): void;
   events: BatchEvent[];
+  /** Watches the station refused (unknown batch). */
+  watchErrors: Extract<WsServerFrame, { t: 'watchError' }>[];
   close(): void;
 }
 
@@ -18,15 +20,18 @@ export async function connectStation(port: number, token: string): Promise<Stati
   await new Promise((r) => ws.once('open', r));
   const results = new Map<number, (v: unknown) => void>();
   const events: BatchEvent[] = [];
+  const watchErrors: Extract<WsServerFrame, { t: 'watchError' }>[] = [];
   ws.on('message', (d) => {
     const f = JSON.parse(d.toString()) as WsServerFrame;
     if (f.t === 'result') results.get(f.id)?.(f.result);
-    else events.push(f.event);
+    else if (f.t === 'event') events.push(f.event);
+    else watchErrors.push(f);
   });
   let id = 0;
   return {
     ws,
     events,
+    watchErrors,
     call: <T>(method: string, req: unknown) =>
       new Promise<Result<T>>((resolve) => {
         results.set(++id, resolve as (v: unknown) => void);
