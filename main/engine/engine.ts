@@ -24,6 +24,8 @@ import { SerialTransport } from './transport/serial/serial-transport.js';
 import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
 import { simBehaviourProblem } from './targets.js';
 import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep } from './rma/recover.js';
+import { LineLink, loadLineOptions, type LineOptions, type LineStatus } from './line/line.js';
+import type { PreflightDecision } from './line/mes.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -38,6 +40,17 @@ export interface EngineOptions {
   simFactories?: Partial<Record<ProtocolId, VirtualDeviceFactory>>;
   connectTimeoutMs?: number;
   rebootTimeoutMs?: number;
+  /**
+   * Line database and MES hooks (issue 11). Unset: read from FLASHLINE_LINE_DB and
+   * DATA_DIR/line.json (lineDb below overrides the URL); false: none, whatever the settings say.
+   */
+  line?: LineOptions | false;
+  /** --line-db: the line database URL, over FLASHLINE_LINE_DB and line.json. */
+  lineDb?: string;
+  /** Where line warnings go when nobody listens via onLineStatus (default: stderr). */
+  lineLog?: (line: string) => void;
+  /** Product profiles an MES pre-flight may name per unit (by id). */
+  profiles?: { id: string; protocol: ProtocolId; options: Record<string, unknown> }[];
 }
 
 export interface CreateBatchInput {
@@ -66,6 +79,8 @@ export class Engine {
   private readonly transports: Partial<Record<TransportKind, Transport>>;
   private readonly clock: Clock;
   readonly sim: SimTransport;
+  /** The link to the line database and MES, when configured. */
+  private readonly line: LineLink | null;
 
   private constructor(private readonly opts: EngineOptions) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -81,6 +96,8 @@ export class Engine {
     });
     this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir }), ...opts.transports };
     this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
+    const lineOpts = opts.line === false ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
+    this.line = LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`)));
   }
 
   static open(opts: EngineOptions): Engine {
@@ -262,6 +279,21 @@ export class Engine {
     return this.journal.searchJobs(q);
   }
 
+  /** The line link's state for the UI and `flashline line status`: rows waiting, last sync, last error, MES queue. */
+  lineStatus(): LineStatus {
+    return this.line?.status() ?? { stationId: this.stationId, configured: false, connected: false, rowsWaiting: 0, rowsShipped: 0 };
+  }
+
+  /** Called when the line database becomes unreachable (with the rows waiting) and when it is back. */
+  onLineStatus(cb: (s: LineStatus) => void): () => void {
+    return this.line?.onStatus(cb) ?? (() => undefined);
+  }
+
+  /** Ship everything waiting to the line database now; throws the database's error (tests, bench). */
+  async syncLine(): Promise<number> {
+    return this.line ? this.line.drain() : 0;
+  }
+
   report(batchId: string, format: 'csv' | 'json' | 'html'): string {
     const batch = this.journal.getBatch(batchId);
     if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
@@ -273,6 +305,7 @@ export class Engine {
   async close(): Promise<void> {
     await Promise.allSettled([...this.runs.values()].map((r) => r.shutdown()));
     for (const t of Object.values(this.transports)) await t?.dispose?.();
+    await this.line?.close();
     this.journal.close();
   }
 
@@ -314,24 +347,27 @@ export class Engine {
     };
     const scheduler = new Scheduler(plan.concurrency.global, capOf);
     const retry = retryPolicy(plan.retry);
+    const line = this.line;
     return new BatchRun(batch, jobs, {
       journal: this.journal,
       scheduler,
-      jobDeps: (job, sink) => {
+      preflight: line?.hasPreflight ? (job) => line.preflight(job, batch) : undefined,
+      jobDeps: (job, sink, decision) => {
         // A sim knob this protocol's virtual device lacks fails the unit instead of acting as accept.
         const simProblem = job.unit.transport === 'sim' ? simBehaviourProblem(job.unit) : null;
         if (simProblem) throw new StationError('CONFIG_INVALID', simProblem, { unitId: job.unit.unitId, retryable: false });
         const transport = batchTransports[job.unit.transport] ?? this.transports[job.unit.transport];
         if (!transport) throw new StationError('TRANSPORT_NOT_FOUND', `the ${job.unit.transport} transport is not available on this station`, { retryable: false });
+        const chosen = decision ? mesChoice(this.packages, this.opts.profiles, job, decision, image) : { image, options: {} };
         return {
-          image,
+          image: chosen.image,
           plan,
           retry,
           transport,
           driver: getDriver(job.unit.protocol),
           scheduler,
           clock: this.clock,
-          protocolOptions: { ...this.opts.protocolOptions?.[job.unit.protocol] },
+          protocolOptions: { ...this.opts.protocolOptions?.[job.unit.protocol], ...chosen.options },
           sink,
           connectTimeoutMs: this.opts.connectTimeoutMs,
           rebootTimeoutMs: this.opts.rebootTimeoutMs,
@@ -339,6 +375,32 @@ export class Engine {
       },
     });
   }
+}
+
+/** The image and protocol options an MES pre-flight chose for one unit (package and profile by id). */
+function mesChoice(
+  packages: Map<string, LoadedPackage>,
+  profiles: EngineOptions['profiles'],
+  job: JobView,
+  d: PreflightDecision,
+  batchImage: FirmwareImage,
+): { image: FirmwareImage; options: Record<string, unknown> } {
+  let image = batchImage;
+  if (d.packageId) {
+    const pkg = packages.get(d.packageId);
+    if (!pkg) throw new StationError('CONFIG_INVALID', `the MES chose package ${d.packageId}, which is not loaded on this station`, { unitId: job.unit.unitId, retryable: false });
+    image = pkg.images.find((i) => i.info.component === batchImage.info.component) ?? pkg.images[0]!;
+    job.totalBytes = image.info.sizeBytes;
+    job.sent = { crc32: image.info.crc32, md5: image.info.md5 };
+  }
+  let options: Record<string, unknown> = {};
+  if (d.profileId) {
+    const profile = profiles?.find((p) => p.id === d.profileId);
+    if (!profile) throw new StationError('CONFIG_INVALID', `the MES chose product profile ${d.profileId}, which this station does not have`, { unitId: job.unit.unitId, retryable: false });
+    if (profile.protocol !== job.unit.protocol) throw new StationError('CONFIG_INVALID', `the MES chose product profile ${d.profileId} (${profile.protocol}) for a ${job.unit.protocol} unit`, { unitId: job.unit.unitId, retryable: false });
+    options = { ...profile.options };
+  }
+  return { image, options };
 }
 
 /** Allow/deny lists match a unit id, serial number or address; deny wins. Returns a skip reason or null. */

@@ -84,6 +84,10 @@ const CATALOG = {
   LLSYNC_AUTH_SIGNATURE: { result: 'device_error', retryable: false, stage: 'none', en: 'The BLE unit answered with a wrong signature: it is another product or its keys differ. Set it aside for an engineer.', zh: '蓝牙设备返回的签名不正确：产品不符或密钥不同。请交给工程师处理。' },
   DEVICE_REJECTED_FILE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The unit’s application rejected the firmware file. Check that the package is for this product.', zh: '设备应用程序拒绝了固件文件。请确认固件包适用于此产品。' },
   LLSYNC_PSK_UNKNOWN: { result: 'station_error', retryable: false, stage: 'none', en: 'The BLE unit is bound and the station has no key for it. Import the units’ PSK list (llsync-ota.pskCsvPath) or unbind the unit, then retry.', zh: '蓝牙设备已绑定，工位没有它的密钥。请导入设备 PSK 列表（llsync-ota.pskCsvPath）或解除绑定后重试。' },
+  // line (issue 11)
+  MES_DENIED: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'The MES refused this unit (its reason is on the unit). Set it aside and ask production control.', zh: 'MES 拒绝了该设备（原因见设备记录）。请将其放在一边并联系生产管理。' },
+  MES_UNREACHABLE: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'The MES pre-flight did not answer and the policy is to block. Check the MES link, then retry the unit.', zh: 'MES 预检未响应，策略为阻止。请检查与 MES 的连接后重试该设备。' },
+  LINE_DB_UNREACHABLE: { result: 'station_error', retryable: true, stage: 'none', en: 'The line database cannot be reached; results wait on this station and are sent when it is back. Batches keep running.', zh: '无法连接产线数据库；结果暂存在本工位，恢复后自动上传。批次继续运行。' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type StationErrorCode = keyof typeof CATALOG;
