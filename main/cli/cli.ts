@@ -42,7 +42,9 @@ const USAGE = `flashline — firmware flashing station
   flashline detect --port PATH[@BAUD] [--json]        which protocol a serial unit speaks
         auto targets: serial:PATH[@BAUD]:auto, ble:ID:auto; override with --protocol-for PATH=PROTOCOL
   flashline serve [--port N] [--remote]               the operator UI in a browser (URL with a token)
-  common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)`;
+  flashline line status|units|batches|report          the line database across stations (flashline line --help)
+  common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)
+          --line-db URL ship the journal to the line database (else $FLASHLINE_LINE_DB or DATA_DIR/line.json)`;
 
 const OPTIONS = {
   package: { type: 'string' },
@@ -71,12 +73,14 @@ const OPTIONS = {
   'protocol-for': { type: 'string', multiple: true },
   seconds: { type: 'string' },
   sim: { type: 'string' },
+  'line-db': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'line') return (await import('./line.js')).cmdLine(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -138,6 +142,7 @@ function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Recor
     stationId: v.station ?? settings.get('stationId'),
     operator: v.operator ?? settings.get('operator'),
     protocolOptions,
+    lineDb: v['line-db'],
   });
 }
 

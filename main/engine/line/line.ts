@@ -163,6 +163,9 @@ export class LineLink {
 
   async close(drainMs = this.opts.drainOnCloseMs ?? 3000): Promise<void> {
     await Promise.all([this.shipper?.stop(drainMs), this.mes?.stop(drainMs)]);
+    const s = this.status();
+    if (s.configured && s.rowsWaiting > 0) this.log(`warning: ${s.rowsWaiting} rows wait for the line database${s.lastError ? ` (${s.lastError})` : ''}; they ship when the station runs again`);
+    if (s.mes?.resultHook && s.mes.resultsWaiting > 0) this.log(`warning: ${s.mes.resultsWaiting} results wait for the MES${s.mes.lastError ? ` (${s.mes.lastError})` : ''}; they are sent when the station runs again`);
     this.outbox.close();
   }
 }

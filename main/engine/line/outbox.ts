@@ -107,7 +107,8 @@ function shapeOf(db: Database.Database, table: string): TableShape {
   const col = (p: string, c: string) => (p ? `${p}.${ident(c)}` : ident(c));
   return {
     table,
-    rowJson: (p) => `json_object(${names.map((c) => `${lit(c)}, ${col(p, c)}`).join(', ')})`,
+    // json_object refuses BLOBs, and a failing trigger would fail the journal write: ship them as hex.
+    rowJson: (p) => `json_object(${names.map((c) => `${lit(c)}, CASE WHEN typeof(${col(p, c)}) = 'blob' THEN hex(${col(p, c)}) ELSE ${col(p, c)} END`).join(', ')})`,
     rowKey: (p) => {
       if (pk.length === 1) return `CAST(${col(p, pk[0]!)} AS TEXT)`;
       if (pk.length > 1) return `json_array(${pk.map((c) => col(p, c)).join(', ')})`;
@@ -141,8 +142,12 @@ export function installOutbox(db: Database.Database, opts: OutboxOptions): strin
     if (opts.line) {
       for (const table of tables) {
         const s = shapeOf(db, table);
+        // DELETE then INSERT, not INSERT OR REPLACE: inside a trigger the outer statement's conflict
+        // policy wins (the journal's upserts would turn REPLACE into ABORT). The newest version of a
+        // row takes a new seq, so it ships after everything journaled before it.
         const insert = (p: string) =>
-          `INSERT OR REPLACE INTO line_outbox (station_id, tbl, row_key, batch_id, row_json, journaled_at)
+          `DELETE FROM line_outbox WHERE station_id = ${station} AND tbl = ${lit(table)} AND row_key = ${s.rowKey(p)};
+           INSERT INTO line_outbox (station_id, tbl, row_key, batch_id, row_json, journaled_at)
            VALUES (${station}, ${lit(table)}, ${s.rowKey(p)}, ${s.batchId(p)}, ${s.rowJson(p)}, ${NOW_SQL})`;
         for (const ev of ['INSERT', 'UPDATE']) {
           db.exec(`CREATE TRIGGER ${ident(`line_outbox_${table}_${ev.toLowerCase()}`)} AFTER ${ev} ON ${ident(table)} BEGIN ${insert('NEW')}; END`);
@@ -168,21 +173,24 @@ function installMesTriggers(db: Database.Database, stationId: string): void {
   const station = lit(stationId);
   const jobs = shapeOf(db, 'jobs');
   const finals = FINAL_JOB_STATES.map(lit).join(', ');
-  const unitEvent = (p: string) => `INSERT OR IGNORE INTO mes_outbox (id, kind, payload_json) VALUES (
-      ${station} || ':' || ${p}.id || ':' || (SELECT COUNT(*) FROM transitions WHERE transitions.job_id = ${p}.id),
-      'unit',
-      json_object('stationId', ${station}, 'job', ${jobs.rowJson(p)}, 'at', ${NOW_SQL}))`;
+  // Plain INSERT … WHERE NOT EXISTS: conflict clauses inside triggers yield to the outer statement's.
+  const unitId = (p: string) => `${station} || ':' || ${p}.id || ':' || (SELECT COUNT(*) FROM transitions WHERE transitions.job_id = ${p}.id)`;
+  const unitEvent = (p: string) => `INSERT INTO mes_outbox (id, kind, payload_json)
+      SELECT ${unitId(p)}, 'unit', json_object('stationId', ${station}, 'job', ${jobs.rowJson(p)}, 'at', ${NOW_SQL})
+      WHERE NOT EXISTS (SELECT 1 FROM mes_outbox WHERE id = ${unitId(p)})`;
   db.exec(`CREATE TRIGGER mes_outbox_jobs_insert AFTER INSERT ON jobs WHEN NEW.state IN (${finals}) BEGIN ${unitEvent('NEW')}; END`);
   db.exec(`CREATE TRIGGER mes_outbox_jobs_update AFTER UPDATE ON jobs WHEN NEW.state IN (${finals}) AND OLD.state IS NOT NEW.state BEGIN ${unitEvent('NEW')}; END`);
   const batches = shapeOf(db, 'batches');
+  const batchEventId = `${station} || ':' || NEW.id || ':' || NEW.state || ':' || COALESCE(NEW.ended_at, '')`;
   db.exec(`CREATE TRIGGER mes_outbox_batches_update AFTER UPDATE ON batches
     WHEN NEW.state IN (${FINAL_BATCH_STATES.map(lit).join(', ')}) AND OLD.state IS NOT NEW.state
-    BEGIN INSERT OR IGNORE INTO mes_outbox (id, kind, payload_json) VALUES (
-      ${station} || ':' || NEW.id || ':' || NEW.state || ':' || COALESCE(NEW.ended_at, ''),
+    BEGIN INSERT INTO mes_outbox (id, kind, payload_json)
+      SELECT ${batchEventId},
       'batch',
       json_object('stationId', ${station}, 'batch', ${batches.rowJson('NEW')},
         'counts', (SELECT json_group_object(state, n) FROM (SELECT state, COUNT(*) AS n FROM jobs WHERE batch_id = NEW.id GROUP BY state)),
-        'at', ${NOW_SQL}));
+        'at', ${NOW_SQL})
+      WHERE NOT EXISTS (SELECT 1 FROM mes_outbox WHERE id = ${batchEventId});
     END`);
 }
 
