@@ -157,7 +157,7 @@ export class LineShipper {
       } catch (e) {
         this.failed(e);
         await this.sleep(backoffMs);
-        backoffMs = Math.min(backoffMs * 2, 5000);
+        backoffMs = Math.min(backoffMs * 2, 2000);
       }
     }
     await this.disconnect();
