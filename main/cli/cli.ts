@@ -54,7 +54,9 @@ const USAGE = `flashline — firmware flashing station
   flashline cloud [--json]                            the local cloud for networked units (MQTT, firmware HTTP, DNS)
                                                       as a service until Ctrl-C/SIGTERM; lists units as they check in
   flashline cloud roster [--json]                     units the running cloud has seen (version, last seen)
-  common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)`;
+  flashline line status|units|batches|report          the line database across stations (flashline line --help)
+  common: --data-dir DIR (default $FLASHLINE_HOME or ~/.flashline)
+          --line-db URL ship the journal to the line database (else $FLASHLINE_LINE_DB or DATA_DIR/line.json)`;
 
 const OPTIONS = {
   package: { type: 'string' },
@@ -87,12 +89,14 @@ const OPTIONS = {
   'trusted-keys': { type: 'string' },
   report: { type: 'string' },
   profile: { type: 'string', multiple: true },
+  'line-db': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'line') return (await import('./line.js')).cmdLine(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -164,6 +168,7 @@ function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Recor
     stationId: v.station ?? settings.get('stationId'),
     operator: v.operator ?? settings.get('operator'),
     protocolOptions,
+    lineDb: v['line-db'],
   });
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh clone runnable: installs npm dependencies when they are missing or stale
 // (Electron's binary download is skipped: it is not needed outside the desktop app), and with
-// --test also the Debian tools the suite uses (socat, lrzsz), when running as root.
+// --test also the Debian tools the suite uses (socat, lrzsz, postgresql…), when running as root.
 import { execSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +29,8 @@ if (process.argv.includes('--test')) {
   const missing = [['socat', 'socat'], ['rb', 'lrzsz'], ['sb', 'lrzsz'], ['chromium', 'chromium'], ['mosquitto', 'mosquitto']].filter(([bin]) => !has(bin)).map(([, pkg]) => pkg);
   // zh-CN screenshots need a CJK font
   if (!fs.existsSync('/usr/share/fonts/truetype/wqy/wqy-microhei.ttc')) missing.push('fonts-wqy-microhei');
+  // the line journal tests start a throwaway PostgreSQL server (initdb/pg_ctl)
+  if (!fs.existsSync('/usr/lib/postgresql') || !fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/bin/pg_ctl`))) missing.push('postgresql');
   const pkgs = [...new Set(missing)];
   if (pkgs.length) {
     if (process.getuid?.() === 0) {

@@ -29,6 +29,8 @@ import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep 
 import { mqttOtaCloud } from './protocol/mqtt-ota/cloud.js';
 import { MqttSimUnits } from './device/mqtt-sim-units.js';
 import { NetTransport } from './transport/net/net-transport.js';
+import { LineLink, loadLineOptions, type LineOptions, type LineStatus } from './line/line.js';
+import type { PreflightDecision } from './line/mes.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -45,6 +47,17 @@ export interface EngineOptions {
   rebootTimeoutMs?: number;
   /** Sign reports with the station key (created in dataDir on first start). Default true. */
   signReports?: boolean;
+  /**
+   * Line database and MES hooks (issue 11). Unset: read from FLASHLINE_LINE_DB and
+   * DATA_DIR/line.json (lineDb below overrides the URL); false: none, whatever the settings say.
+   */
+  line?: LineOptions | false;
+  /** --line-db: the line database URL, over FLASHLINE_LINE_DB and line.json. */
+  lineDb?: string;
+  /** Where line warnings go when nobody listens via onLineStatus (default: stderr). */
+  lineLog?: (line: string) => void;
+  /** Product profiles an MES pre-flight may name per unit (by id). */
+  profiles?: { id: string; protocol: ProtocolId; options: Record<string, unknown> }[];
 }
 
 export interface CreateBatchInput {
@@ -79,6 +92,8 @@ export class Engine {
   readonly stationKey: StationKey | undefined;
   /** Built-in and user product profiles (issue 9 §9). */
   readonly profiles: ProfileStore;
+  /** The link to the line database and MES, when configured. */
+  private readonly line: LineLink | null;
 
   private constructor(private readonly opts: EngineOptions) {
     fs.mkdirSync(opts.dataDir, { recursive: true });
@@ -96,6 +111,8 @@ export class Engine {
     });
     this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports(this.transportContext()), ...opts.transports };
     this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
+    const lineOpts = opts.line === false ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
+    this.line = LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`)));
   }
 
   static open(opts: EngineOptions): Engine {
@@ -333,6 +350,21 @@ export class Engine {
     return this.journal.searchJobs(q);
   }
 
+  /** The line link's state for the UI and `flashline line status`: rows waiting, last sync, last error, MES queue. */
+  lineStatus(): LineStatus {
+    return this.line?.status() ?? { stationId: this.stationId, configured: false, connected: false, rowsWaiting: 0, rowsShipped: 0 };
+  }
+
+  /** Called when the line database becomes unreachable (with the rows waiting) and when it is back. */
+  onLineStatus(cb: (s: LineStatus) => void): () => void {
+    return this.line?.onStatus(cb) ?? (() => undefined);
+  }
+
+  /** Ship everything waiting to the line database now; throws the database's error (tests, bench). */
+  async syncLine(): Promise<number> {
+    return this.line ? this.line.drain() : 0;
+  }
+
   /** A report from the journal, signed with the station key, carrying the journal's chain head. */
   report(batchId: string, format: 'csv' | 'json' | 'html', opts: { lang?: 'en' | 'zh-CN' } = {}): string {
     const batch = this.journal.getBatch(batchId);
@@ -350,6 +382,7 @@ export class Engine {
   async close(): Promise<void> {
     await Promise.allSettled([...this.runs.values()].map((r) => r.shutdown()));
     for (const t of Object.values(this.transports)) await t?.dispose?.();
+    await this.line?.close();
     this.journal.close();
   }
 
@@ -423,10 +456,12 @@ export class Engine {
     };
     const scheduler = new Scheduler(plan.concurrency.global, capOf);
     const retry = retryPolicy(plan.retry);
+    const line = this.line;
     return new BatchRun(batch, jobs, {
       journal: this.journal,
       scheduler,
-      jobDeps: (job, sink) => {
+      preflight: line?.hasPreflight ? (job) => line.preflight(job, batch) : undefined,
+      jobDeps: (job, sink, decision) => {
         // A sim knob this protocol's virtual device lacks fails the unit instead of acting as accept.
         const simProblem = job.unit.transport === 'sim' ? simBehaviourProblem(job.unit) : null;
         if (simProblem) throw new StationError('CONFIG_INVALID', simProblem, { unitId: job.unit.unitId, retryable: false });
@@ -435,15 +470,17 @@ export class Engine {
         // The journaled effective profile drives every attempt (resume and retry included);
         // options this station was started with (`resume --opt`) still win.
         const profile = this.profileFor(plan, job.unit.protocol);
+        const chosen = decision ? mesChoice(this.packages, (id) => this.profiles.get(id) ?? this.opts.profiles?.find((p) => p.id === id), job, decision, image) : { image, options: {} };
         return {
-          image,
+          image: chosen.image,
           plan,
           retry,
           transport,
           driver: getDriver(job.unit.protocol),
           scheduler,
           clock: this.clock,
-          protocolOptions: { ...profile.options, ...this.opts.protocolOptions?.[job.unit.protocol] },
+          // MES-chosen profile options (issue 11) win over the batch profile for that unit.
+          protocolOptions: { ...profile.options, ...this.opts.protocolOptions?.[job.unit.protocol], ...chosen.options },
           sink,
           connectTimeoutMs: profile.timers?.connectTimeoutMs ?? this.opts.connectTimeoutMs,
           rebootTimeoutMs: profile.timers?.rebootTimeoutMs ?? this.opts.rebootTimeoutMs,
@@ -480,6 +517,32 @@ function jsonOnly(o: Record<string, unknown> | undefined): Record<string, unknow
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o ?? {})) if (typeof v !== 'function' && v !== undefined) out[k] = v instanceof RegExp ? v.source : v;
   return out;
+}
+
+/** The image and protocol options an MES pre-flight chose for one unit (package and profile by id). */
+function mesChoice(
+  packages: Map<string, LoadedPackage>,
+  profileById: (id: string) => { protocol: ProtocolId; options: Record<string, unknown> } | undefined,
+  job: JobView,
+  d: PreflightDecision,
+  batchImage: FirmwareImage,
+): { image: FirmwareImage; options: Record<string, unknown> } {
+  let image = batchImage;
+  if (d.packageId) {
+    const pkg = packages.get(d.packageId);
+    if (!pkg) throw new StationError('CONFIG_INVALID', `the MES chose package ${d.packageId}, which is not loaded on this station`, { unitId: job.unit.unitId, retryable: false });
+    image = pkg.images.find((i) => i.info.component === batchImage.info.component) ?? pkg.images[0]!;
+    job.totalBytes = image.info.sizeBytes;
+    job.sent = { crc32: image.info.crc32, md5: image.info.md5 };
+  }
+  let options: Record<string, unknown> = {};
+  if (d.profileId) {
+    const profile = profileById(d.profileId);
+    if (!profile) throw new StationError('CONFIG_INVALID', `the MES chose product profile ${d.profileId}, which this station does not have`, { unitId: job.unit.unitId, retryable: false });
+    if (profile.protocol !== job.unit.protocol) throw new StationError('CONFIG_INVALID', `the MES chose product profile ${d.profileId} (${profile.protocol}) for a ${job.unit.protocol} unit`, { unitId: job.unit.unitId, retryable: false });
+    options = { ...profile.options };
+  }
+  return { image, options };
 }
 
 /** Allow/deny lists match a unit id, serial number or address; deny wins. Returns a skip reason or null. */

@@ -93,6 +93,10 @@ const CATALOG = {
   LOADER_SIZE_MISMATCH: { result: 'device_error', retryable: true, stage: 'verify', en: 'The bootloader reports a different image size than the station sent. Retry; if it repeats, check the product profile (file name length, flash size).', zh: '引导程序报告的固件大小与工位发送的不一致。请重试；若反复出现，请检查产品配置（文件名长度、闪存大小）。' },
   LOADER_NO_VERDICT: { result: 'timeout', retryable: true, stage: 'verify', en: 'The bootloader printed no result after the transfer, so the upgrade is unconfirmed. Check the cable, then retry.', zh: '传输后引导程序没有打印结果，升级未确认。请检查线缆后重试。' },
   SOTA_MD5_FAILED: { result: 'md5_mismatch', retryable: true, stage: 'verify', en: 'The unit’s MD5 check of the downloaded firmware failed and it kept its old version. Retry; if it repeats, check the cable and the package.', zh: '设备对下载固件的 MD5 校验失败，仍保留旧版本。请重试；若反复出现，请检查线缆和固件包。' },
+  // line (issue 11)
+  MES_DENIED: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'The MES refused this unit (its reason is on the unit). Set it aside and ask production control.', zh: 'MES 拒绝了该设备（原因见设备记录）。请将其放在一边并联系生产管理。' },
+  MES_UNREACHABLE: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'The MES pre-flight did not answer and the policy is to block. Check the MES link, then retry the unit.', zh: 'MES 预检未响应，策略为阻止。请检查与 MES 的连接后重试该设备。' },
+  LINE_DB_UNREACHABLE: { result: 'station_error', retryable: true, stage: 'none', en: 'The line database cannot be reached; results wait on this station and are sent when it is back. Batches keep running.', zh: '无法连接产线数据库；结果暂存在本工位，恢复后自动上传。批次继续运行。' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type StationErrorCode = keyof typeof CATALOG;

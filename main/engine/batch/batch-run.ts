@@ -10,6 +10,7 @@ import { JobRunner, type JobDeps, type JobSink } from '../job/runner.js';
 import { isFinal } from '../job/machine.js';
 import { Scheduler } from '../pool/scheduler.js';
 import { toStationError, type StationError } from '../errors.js';
+import type { PreflightDecision } from '../line/mes.js';
 
 export const EVENT_INTERVAL_MS = 100; // ≤ 10 deltas per second per batch
 const PROGRESS_CHECKPOINT_MS = 250;
@@ -17,8 +18,10 @@ const PROGRESS_CHECKPOINT_MS = 250;
 export interface BatchRunDeps {
   journal: Journal;
   scheduler: Scheduler;
-  /** Builds the runner dependencies for one job (transport, driver, image, options). */
-  jobDeps(job: JobView, sink: JobSink): JobDeps;
+  /** Builds the runner dependencies for one job (transport, driver, image, options), with the MES pre-flight's choice when there was one. */
+  jobDeps(job: JobView, sink: JobSink, decision?: PreflightDecision): JobDeps;
+  /** MES pre-flight, asked per unit right before it starts (issue 11); never throws. */
+  preflight?: (job: JobView) => Promise<PreflightDecision>;
 }
 
 export class BatchRun {
@@ -33,6 +36,8 @@ export class BatchRun {
   private consecutiveFailures = 0;
   private doneWaiters: (() => void)[] = [];
   private readonly jobsById: Map<string, JobView>;
+  /** Jobs waiting for their MES pre-flight answer (not yet a runner). */
+  private readonly preflighting = new Set<string>();
 
   constructor(readonly batch: BatchView, jobs: JobView[], private readonly deps: BatchRunDeps) {
     this.jobsById = new Map(jobs.map((j) => [j.jobId, j]));
@@ -65,7 +70,7 @@ export class BatchRun {
     this.setBatchState('running', { startedAt: this.batch.startedAt ?? now, pausedReason: undefined });
     this.deps.scheduler.setPaused(false);
     for (const job of this.jobsById.values()) {
-      if (isFinal(job.state) || this.runners.has(job.jobId)) continue;
+      if (isFinal(job.state) || this.runners.has(job.jobId) || this.preflighting.has(job.jobId)) continue;
       if (job.state === 'interrupted' || job.state === 'backoff') this.moveJob(job, 'queued');
       this.launch(job);
     }
@@ -115,7 +120,7 @@ export class BatchRun {
   /** Operator retry of a failed/cancelled/skipped unit: it queues again with its attempt count kept. */
   retryJob(jobId: string): boolean {
     const job = this.jobsById.get(jobId);
-    if (!job || !['failed', 'cancelled', 'skipped'].includes(job.state) || this.runners.has(jobId)) return false;
+    if (!job || !['failed', 'cancelled', 'skipped'].includes(job.state) || this.runners.has(jobId) || this.preflighting.has(jobId)) return false;
     this.moveJob(job, 'queued', { result: undefined, errorCode: undefined, message: undefined, endedAt: undefined });
     if (this.batch.state === 'finished' || this.batch.state === 'cancelled') this.setBatchState('running', { endedAt: undefined });
     this.launch(job);
@@ -123,10 +128,47 @@ export class BatchRun {
   }
 
   private launch(job: JobView): void {
+    if (this.deps.preflight) this.launchAfterPreflight(job, this.deps.preflight);
+    else this.launchNow(job);
+  }
+
+  /** Ask the MES first: a deny skips the unit with its reason; a policy block fails it; allow runs it. */
+  private launchAfterPreflight(job: JobView, preflight: (job: JobView) => Promise<PreflightDecision>): void {
+    this.preflighting.add(job.jobId);
+    const p = (async () => {
+      let d: PreflightDecision;
+      try {
+        d = await preflight(job);
+      } catch (e) {
+        d = { allow: false, errorCode: 'MES_UNREACHABLE', reason: `MES pre-flight failed: ${e instanceof Error ? e.message : String(e)}` };
+      }
+      this.preflighting.delete(job.jobId);
+      if (isFinal(job.state)) return; // cancelled while asking
+      const now = new Date().toISOString();
+      if (this.batch.state === 'cancelled') {
+        this.moveJob(job, 'cancelled', { result: 'cancelled', errorCode: 'JOB_CANCELLED', message: 'cancelled by the operator', endedAt: now });
+      } else if (!d.allow && d.errorCode === 'MES_DENIED') {
+        this.moveJob(job, 'skipped', { errorCode: 'MES_DENIED', message: d.reason, skipReason: d.reason, endedAt: now });
+      } else if (!d.allow) {
+        this.moveJob(job, 'failed', { result: 'policy_blocked', errorCode: d.errorCode ?? 'MES_UNREACHABLE', message: d.reason, endedAt: now });
+      } else {
+        // Allowed by policy after an MES error: say so on the unit's record before it runs.
+        if (d.note) this.moveJob(job, job.state, { message: d.note });
+        this.launchNow(job, d);
+      }
+    })().finally(() => {
+      this.preflighting.delete(job.jobId);
+      this.running.delete(p);
+      this.checkDone();
+    });
+    this.running.add(p);
+  }
+
+  private launchNow(job: JobView, decision?: PreflightDecision): void {
     const sink = this.sinkFor();
     let runner: JobRunner;
     try {
-      runner = new JobRunner(job, this.deps.jobDeps(job, sink));
+      runner = new JobRunner(job, this.deps.jobDeps(job, sink, decision));
     } catch (e) {
       // No transport or driver for this unit: a clear per-unit failure, the batch goes on.
       const err = toStationError(e);
