@@ -14,14 +14,15 @@ import { Journal } from './journal/journal.js';
 import { retryPolicy } from './job/retry-policy.js';
 import { loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
-import { getDriver } from './protocol/registry.js';
+import { getDriver, hasDriver } from './protocol/registry.js';
 import type { FirmwareImage } from './protocol/types.js';
 import { SimTransport, type VirtualDeviceFactory } from './transport/sim/sim-transport.js';
 import type { Transport } from './transport/types.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
 import { SerialTransport } from './transport/serial/serial-transport.js';
-import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
+import { createStationTransports } from './transport/extra-transports.js';
+import { createSimDelegates } from './device/sim-delegates.js';
 import { simBehaviourProblem } from './targets.js';
 import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep } from './rma/recover.js';
 
@@ -79,7 +80,9 @@ export class Engine {
       linkDefaults: simLinkDefaults,
       delegates: createSimDelegates({ dataDir: opts.dataDir }),
     });
-    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir }), ...opts.transports };
+    // A BLE unit's pipe comes from its protocol (the transport knows no dialect).
+    const blePipeFor = (p: ProtocolId) => (hasDriver(p) ? getDriver(p).ble?.pipe : undefined);
+    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir, blePipeFor }), ...opts.transports };
     this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
   }
 

@@ -11,7 +11,7 @@ import type { UnitRef } from '../../main/contract/dto.js';
 import { crc32Hex } from '../../main/engine/codec/crc32.js';
 import { StationError } from '../../main/engine/errors.js';
 import { LlsyncSession } from '../../main/engine/protocol/llsync-ota/session.js';
-import type { GattLink } from '../../main/engine/transport/ble/gatt-link.js';
+import type { GattLink } from '../../main/engine/transport/types.js';
 import { TraceRing } from '../../main/engine/transport/trace.js';
 import type { Clock } from '../../main/engine/clock.js';
 import type { FirmwareImage } from '../../main/engine/protocol/types.js';
