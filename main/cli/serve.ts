@@ -1,12 +1,14 @@
 /**
  * `flashline serve [--port N] [--remote]`: the engine plus the operator UI in a browser, for a
  * line PC without a desktop and for the UI tests. Prints the URL (with its token) and runs until
- * SIGINT/SIGTERM; in-flight units are journaled as interrupted on the way out.
+ * SIGINT/SIGTERM; in-flight units are journaled as interrupted on the way out. The engine runs in
+ * a worker thread (main/host/): this thread only serves HTTP and the WebSocket.
  */
 import fs from 'node:fs';
 import { Engine } from '../engine/engine.js';
 import { openSettings } from '../engine/settings/settings.js';
-import { createStationApi } from '../server/api.js';
+import { startEngineWorker } from '../host/engine-worker.js';
+import { createStationApi, type StationApi } from '../server/api.js';
 import { ensureRendererBuilt } from '../server/build-renderer.js';
 import { startStationServer } from '../server/server.js';
 
@@ -17,18 +19,28 @@ export interface ServeCliOptions {
   json: boolean;
   operator?: string;
   station?: string;
+  /**
+   * Where jobs run: 'worker' (default) keeps the engine off the thread that serves HTTP and the
+   * WebSocket (issue 12 §1); 'in-process' runs it on that thread (the old way, for comparison).
+   */
+  engineThread?: 'worker' | 'in-process';
 }
 
 export async function cmdServe(o: ServeCliOptions): Promise<number> {
   const staticDir = await ensureRendererBuilt((l) => process.stderr.write(l + '\n'));
   fs.mkdirSync(o.dataDir, { recursive: true });
   const settings = openSettings(o.dataDir);
-  const engine = Engine.open({
-    dataDir: o.dataDir,
-    stationId: o.station ?? settings.get('stationId'),
-    operator: o.operator ?? settings.get('operator'),
-  });
-  const api = createStationApi({ engine, settings, browserMode: true });
+  let api: StationApi;
+  let closeEngine: () => Promise<void>;
+  if (o.engineThread === 'in-process') {
+    const engine = Engine.open({ dataDir: o.dataDir, stationId: o.station ?? settings.get('stationId'), operator: o.operator ?? settings.get('operator') });
+    api = createStationApi({ engine, settings, browserMode: true });
+    closeEngine = () => engine.close();
+  } else {
+    const host = await startEngineWorker({ dataDir: o.dataDir, stationId: o.station, operator: o.operator, browserMode: true });
+    api = host.api;
+    closeEngine = () => host.close();
+  }
   const server = await startStationServer({ api, staticDir, port: o.port ?? settings.get('serveport'), host: o.remote ? '0.0.0.0' : '127.0.0.1' });
   if (o.remote) process.stderr.write('remote access is on: anyone on the network with the URL (and its token) can operate this station\n');
   process.stdout.write(`Flashline station UI: ${server.url}\n`);
@@ -38,6 +50,6 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await server.close();
-  await engine.close();
+  await closeEngine();
   return 0;
 }
