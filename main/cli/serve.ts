@@ -2,12 +2,12 @@
  * `flashline serve [--port N] [--remote]`: the engine plus the operator UI in a browser, for a
  * line PC without a desktop and for the UI tests. Prints the URL (with its token) and runs until
  * SIGINT/SIGTERM; in-flight units are journaled as interrupted on the way out. The engine runs in
- * a worker thread (main/host/): this thread only serves HTTP and the WebSocket.
+ * a child process (main/host/): this thread only serves HTTP and the WebSocket.
  */
 import fs from 'node:fs';
 import { Engine } from '../engine/engine.js';
 import { openSettings } from '../engine/settings/settings.js';
-import { startEngineWorker } from '../host/engine-worker.js';
+import { startEngineProcess } from '../host/engine-process.js';
 import { createStationApi, type StationApi } from '../server/api.js';
 import { ensureRendererBuilt } from '../server/build-renderer.js';
 import { startStationServer } from '../server/server.js';
@@ -20,10 +20,10 @@ export interface ServeCliOptions {
   operator?: string;
   station?: string;
   /**
-   * Where jobs run: 'worker' (default) keeps the engine off the thread that serves HTTP and the
+   * Where jobs run: 'process' (default) keeps the engine off the thread that serves HTTP and the
    * WebSocket (issue 12 §1); 'in-process' runs it on that thread (the old way, for comparison).
    */
-  engineThread?: 'worker' | 'in-process';
+  engineThread?: 'process' | 'in-process';
 }
 
 export async function cmdServe(o: ServeCliOptions): Promise<number> {
@@ -37,7 +37,7 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
     api = createStationApi({ engine, settings, browserMode: true });
     closeEngine = () => engine.close();
   } else {
-    const host = await startEngineWorker({ dataDir: o.dataDir, stationId: o.station, operator: o.operator, browserMode: true });
+    const host = await startEngineProcess({ dataDir: o.dataDir, stationId: o.station, operator: o.operator, browserMode: true });
     api = host.api;
     closeEngine = () => host.close();
   }

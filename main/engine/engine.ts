@@ -16,7 +16,7 @@ import { loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
 import { getDriver, hasDriver } from './protocol/registry.js';
 import type { FirmwareImage } from './protocol/types.js';
-import { SimTransport, type VirtualDeviceFactory } from './transport/sim/sim-transport.js';
+import { SimTransport, type VirtualDeviceFactory } from './device/sim-transport.js';
 import type { Transport } from './transport/types.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';

@@ -1,7 +1,8 @@
 /**
- * Entry of the engine host thread or process. Picks its channel from where it runs: an Electron
- * utility process (process.parentPort), a node:worker_threads worker, or a forked child (IPC).
- * The desktop build bundles this file to out/main/engine-host.js; plain Node runs it from source.
+ * Entry of the engine host process. Picks its channel from where it runs: an Electron utility
+ * process (process.parentPort), a forked child (IPC), or a worker thread (no serial units there:
+ * serialport's poller is not worker-safe). The desktop build bundles this file to
+ * out/main/engine-host.js; plain Node runs it from source. A parent that goes away closes the engine.
  */
 import { parentPort } from 'node:worker_threads';
 import { startEngineHost } from './engine-host.js';
@@ -20,6 +21,12 @@ if (electronParent) {
   exit = () => p.close();
 } else {
   port = portOfProcess(process);
-  exit = () => process.disconnect?.();
+  // Let the 'closed' frame flush, then leave; a handle that lingers does not keep us alive.
+  exit = () => {
+    if (process.connected) process.disconnect();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
 }
-startEngineHost(port, exit);
+const shutdown = startEngineHost(port, exit);
+// The parent died or dropped the channel: journal in-flight units as interrupted and leave.
+if (!electronParent && !parentPort) process.on('disconnect', () => shutdown());

@@ -39,11 +39,23 @@ export function serveApiOnPort(api: StationApi, port: HostPort): () => void {
 /**
  * Waits for `init` on the port, opens the station, answers `ready` and serves calls until
  * `close`, which closes the engine (in-flight units journaled as interrupted) and answers `closed`.
+ * Returns a shutdown for a parent that went away (same close, no answer).
  */
-export function startEngineHost(port: HostPort, onClosed: () => void = () => undefined): void {
+export function startEngineHost(port: HostPort, onClosed: () => void = () => undefined): () => void {
   let engine: Engine | null = null;
   let detachApi: (() => void) | null = null;
   let closing = false;
+  const close = (answer: boolean) => {
+    if (closing) return;
+    closing = true;
+    detachApi?.();
+    void (engine ? engine.close() : Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        if (answer) port.post({ t: 'closed' } satisfies HostReply);
+        onClosed();
+      });
+  };
   port.onMessage((raw) => {
     const m = raw as HostRequest;
     if (!m || typeof m !== 'object') return;
@@ -57,15 +69,9 @@ export function startEngineHost(port: HostPort, onClosed: () => void = () => und
       } catch (e) {
         port.post({ t: 'init-failed', error: errorView(toStationError(e)) } satisfies HostReply);
       }
-    } else if (m.t === 'close' && !closing) {
-      closing = true;
-      detachApi?.();
-      void (engine ? engine.close() : Promise.resolve())
-        .catch(() => undefined)
-        .then(() => {
-          port.post({ t: 'closed' } satisfies HostReply);
-          onClosed();
-        });
+    } else if (m.t === 'close') {
+      close(true);
     }
   });
+  return () => close(false);
 }

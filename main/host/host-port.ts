@@ -61,9 +61,10 @@ export function portOfWorker(w: EmitterLike & { postMessage(m: unknown): void })
 }
 
 /** A forked child (relay side; fork with serialization: 'advanced' so bytes stay Uint8Array). */
-export function portOfChild(c: EmitterLike & { send(m: unknown): boolean }): HostPort {
+export function portOfChild(c: EmitterLike & { send(m: unknown): boolean; connected?: boolean }): HostPort {
   return {
-    post: (m) => void c.send(m),
+    // A child that is gone reports through onExit; a late frame to it is dropped, not thrown.
+    post: (m) => void (c.connected !== false && c.send(m)),
     onMessage: (cb) => listen(c, 'message', cb),
     onExit: (cb) => listen(c, 'exit', (code: number | null, signal: string | null) => cb(`engine process exited (${signal ?? code})`)),
   };
@@ -90,5 +91,6 @@ export function portOfElectronParent(p: EmitterLike & { postMessage(m: unknown):
 export function portOfProcess(p: EmitterLike & { send?: (m: unknown) => boolean }): HostPort {
   if (!p.send) throw new Error('this process has no IPC channel to its parent');
   const send = p.send.bind(p);
-  return { post: (m) => void send(m), onMessage: (cb) => listen(p, 'message', cb) };
+  const live = p as { connected?: boolean };
+  return { post: (m) => void (live.connected !== false && send(m)), onMessage: (cb) => listen(p, 'message', cb) };
 }

@@ -1,6 +1,6 @@
 /**
- * The engine off the UI's thread (issue 12 §1): the same engine-host entry runs in a worker
- * thread, in a forked child over an IPC channel (what an Electron utility process is to main),
+ * The engine off the UI's thread (issue 12 §1): the same engine-host entry runs as serve's
+ * child process, in a forked child over an IPC channel (what an Electron utility process is to main),
  * and as the ahead-of-time built bundle (out/main/engine-host.js) in plain Node — each drives a
  * batch of virtual units through the relayed StationApi. The built main bundle carries no engine.
  */
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { portOfChild } from '../../main/host/host-port.js';
 import { connectStationApi } from '../../main/host/remote-api.js';
-import { startEngineWorker } from '../../main/host/engine-worker.js';
+import { startEngineProcess } from '../../main/host/engine-process.js';
 import { REPO } from '../helpers/cli.js';
 import { runSimBatchThrough } from '../helpers/host-batch.js';
 
@@ -38,24 +38,25 @@ function expectBatch(batch: { state: string; counts: { total: number; passed: nu
 }
 
 describe('engine host', () => {
-  it('in a worker thread: a batch runs through the relayed API, events arrive, close journals and ends the thread', async () => {
+  it('in a child process (serve): a batch runs through the relayed API, events arrive, close journals and ends the process', async () => {
     const dataDir = tmp('flashline-host-w-');
-    const host = await startEngineWorker({ dataDir, browserMode: true, stationId: 'st-w' });
+    const host = await startEngineProcess({ dataDir, browserMode: true, stationId: 'st-w' });
     const info = await host.api.handlers.stationInfo({});
     expect(info.ok && info.value).toMatchObject({ stationId: 'st-w', browserMode: true });
     const { batch, events } = await runSimBatchThrough(host.api, TARGETS);
     expectBatch(batch);
     expect(events[0]!.type).toBe('snapshot');
     expect(host.api.watch(42, () => undefined).ok).toBe(false);
-    const exited = new Promise<number>((r) => host.worker.once('exit', r));
+    const exited = new Promise<number>((r) => host.child.once('exit', r));
     await host.close();
     await exited;
+    expect(host.child.exitCode ?? host.child.signalCode).not.toBeNull();
     expect(host.api.stopped).toBe('closed');
     const after = await host.api.handlers.stationInfo({});
     expect(after.ok ? null : after.error.code).toBe('INTERNAL');
   }, 120_000);
 
-  it('in a child process over an IPC channel (the utility-process shape): a bad data dir is a clear init error', async () => {
+  it('in a bare forked child (the utility-process shape): a bad data dir is a clear init error; a parent that drops the channel closes it', async () => {
     const child = forkHost(path.join(REPO, 'main', 'host', 'engine-host-entry.ts'), ['--import', 'tsx']);
     const api = connectStationApi(portOfChild(child));
     const file = path.join(tmp('flashline-host-bad-'), 'not-a-dir');
@@ -69,6 +70,13 @@ describe('engine host', () => {
     expectBatch(batch);
     await api2.close();
     expect(api2.stopped).toBe('closed');
+    // A parent that goes away: the host closes its engine and leaves on its own.
+    const child3 = forkHost(path.join(REPO, 'main', 'host', 'engine-host-entry.ts'), ['--import', 'tsx']);
+    const api3 = connectStationApi(portOfChild(child3));
+    await api3.init({ dataDir: tmp('flashline-host-d-'), browserMode: false });
+    const gone = new Promise((r) => child3.once('exit', r));
+    child3.disconnect();
+    await gone;
   }, 120_000);
 
   it('built ahead of time: out/main/engine-host.js runs in plain Node (no tsx) with the worker pool; index.js holds no engine', async () => {

@@ -19,7 +19,7 @@ import type { FirmwareImage } from '../../main/engine/protocol/types.js';
 import { parseTargets } from '../../main/engine/targets.js';
 import type { GattLink } from '../../main/engine/transport/types.js';
 import { LlsyncSimDelegate, simUnitDir, writeBindRecord, type LlsyncSimOptions } from '../../main/engine/device/llsync-sim-delegate.js';
-import { SimTransport } from '../../main/engine/transport/sim/sim-transport.js';
+import { SimTransport } from '../../main/engine/device/sim-transport.js';
 import { lastJson, runCli } from '../helpers/cli.js';
 
 const BOUND_PSK = 'a1b2c3d4';
