@@ -12,7 +12,7 @@ import { Engine } from '../engine/engine.js';
 import { StationError, toStationError, operatorText } from '../engine/errors.js';
 import { parseTargets } from '../engine/targets.js';
 import { buildFlashSummary } from '../engine/summary.js';
-import { DEFAULT_SCAN_SECONDS, scanLlsyncUnits } from '../engine/transport/ble/ble-scan.js';
+import { DEFAULT_SCAN_SECONDS, scanLlsyncUnits } from '../engine/detect/ble-scan.js';
 import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
 import { buildSimImage } from '../engine/device/app-descriptor.js';
 import { ProgressPrinter, formatUnitOutcomes } from './progress.js';

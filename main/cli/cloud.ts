@@ -10,41 +10,9 @@ import type { CloudView } from '../contract/dto.js';
 import type { Engine } from '../engine/engine.js';
 import { StationError } from '../engine/errors.js';
 
-export const ROSTER_FILE = 'cloud-roster.json';
-/** Coalesce roster writes: a line of units checking in at once writes the file a few times, not per unit. */
-const ROSTER_WRITE_MS = 200;
+import { ROSTER_FILE, keepRosterFile, type RosterFile } from '../engine/cloud-service.js';
 
-interface RosterFile {
-  pid: number;
-  startedAt: string;
-  stoppedAt?: string;
-  cloud: CloudView;
-}
-
-/** Keep `<dataDir>/cloud-roster.json` current while the cloud runs; returns stop (marks the file stopped). */
-export function keepRosterFile(engine: Engine, dataDir: string): () => void {
-  const file = path.join(dataDir, ROSTER_FILE);
-  const startedAt = new Date().toISOString();
-  const write = (extra: Partial<RosterFile> = {}) => {
-    const body: RosterFile = { pid: process.pid, startedAt, cloud: engine.cloud(), ...extra };
-    fs.writeFileSync(file + '.tmp', JSON.stringify(body, null, 1));
-    fs.renameSync(file + '.tmp', file);
-  };
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  write();
-  const off = engine.onCloudUnit(() => {
-    timer ??= setTimeout(() => {
-      timer = null;
-      write();
-    }, ROSTER_WRITE_MS);
-  });
-  return () => {
-    off();
-    if (timer) clearTimeout(timer);
-    timer = null;
-    write({ stoppedAt: new Date().toISOString(), cloud: { ...engine.cloud(), running: false } });
-  };
-}
+export { ROSTER_FILE, keepRosterFile };
 
 export interface CloudCliOptions {
   dataDir: string;

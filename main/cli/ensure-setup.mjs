@@ -36,8 +36,11 @@ if (process.argv.includes('--test')) {
     if (process.getuid?.() === 0) {
       console.error(`flashline: installing ${pkgs.join(' ')} (apt-get)…`);
       try {
-        execSync('apt-get update -qq', { stdio: 'inherit' });
-        execSync(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${pkgs.join(' ')}`, { stdio: 'inherit' });
+        // Another apt/dpkg run (unattended upgrades, a second session) holds the lock: wait for
+        // it (up to 10 min) instead of failing the install.
+        const wait = '-o DPkg::Lock::Timeout=600';
+        execSync(`apt-get ${wait} update -qq`, { stdio: 'inherit' });
+        execSync(`DEBIAN_FRONTEND=noninteractive apt-get ${wait} install -y -qq ${pkgs.join(' ')}`, { stdio: 'inherit' });
       } catch {
         console.error('flashline: apt-get failed; tests that need these tools will report it.');
       }

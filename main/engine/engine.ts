@@ -14,16 +14,17 @@ import { Journal } from './journal/journal.js';
 import { retryPolicy } from './job/retry-policy.js';
 import { loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
-import { getDriver, policyChecksOf } from './protocol/registry.js';
+import { getDriver, hasDriver, policyChecksOf } from './protocol/registry.js';
 import { ProfileStore, defaultProfile, effectiveProfile } from './profile/index.js';
 import type { FirmwareImage } from './protocol/types.js';
-import { SimTransport, type VirtualDeviceFactory } from './transport/sim/sim-transport.js';
+import { SimTransport, type VirtualDeviceFactory } from './device/sim-transport.js';
 import type { Transport } from './transport/types.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
 import { loadOrCreateStationKey, type StationKey } from './report/station-key.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
 import { SerialTransport } from './transport/serial/serial-transport.js';
-import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
+import { createStationTransports } from './transport/extra-transports.js';
+import { createSimDelegates } from './device/sim-delegates.js';
 import { simBehaviourProblem } from './targets.js';
 import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep } from './rma/recover.js';
 import { mqttOtaCloud } from './protocol/mqtt-ota/cloud.js';
@@ -109,7 +110,9 @@ export class Engine {
       linkDefaults: simLinkDefaults,
       delegates: createSimDelegates(this.transportContext()),
     });
-    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports(this.transportContext()), ...opts.transports };
+    // A BLE unit's pipe comes from its protocol (the transport knows no dialect).
+    const blePipeFor = (p: ProtocolId) => (hasDriver(p) ? getDriver(p).ble?.pipe : undefined);
+    this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir, cloud: mqttOtaCloud, blePipeFor }), ...opts.transports };
     this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
     const lineOpts = opts.line === false ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
     this.line = LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`)));

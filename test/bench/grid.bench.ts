@@ -1,8 +1,8 @@
 /**
  * Grid benchmark (issue 6): 500 units each updated 10 times a second (one coalesced delta per
  * 100 ms, as the engine throttles) through the real batch store, App and BatchGrid, in Debian's
- * Chromium via playwright-core. Builds renderer/bench.html (an in-page station bridge; not part
- * of the app bundle) with the renderer's own vite config, serves it on 127.0.0.1 and reads the
+ * Chromium via playwright-core. Builds test/bench/grid-page/bench.html (an in-page station bridge over
+ * the real renderer modules; not part of the app bundle) with vite and the Vue plugin, serves it on 127.0.0.1 and reads the
  * page's measurements: time to first render, per-update frame cost p95 (static and while
  * scrolling), rAF intervals, dropped frames, long tasks.
  * Run: node --import tsx test/bench/grid.bench.ts [--units N] — prints one JSON object.
@@ -26,7 +26,7 @@ const PAGE_TIMEOUT_MS = 120_000;
 const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink.user_timing'];
 const MIME: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' };
 
-/** What renderer/bench.ts leaves in window.__gridBench (the fields read here). */
+/** What grid-page/bench.ts leaves in window.__gridBench (the fields read here). */
 interface BenchPageOutput {
   done: boolean;
   error?: string;
@@ -40,10 +40,15 @@ function arg(name: string, fallback: number): number {
 
 async function buildBenchPage(): Promise<void> {
   const { build } = await import('vite');
+  const { default: vue } = await import('@vitejs/plugin-vue');
+  // The page lives beside this script (renderer/ is the product); it imports the real renderer.
   await build({
-    configFile: path.join(REPO, 'renderer', 'vite.config.ts'),
+    configFile: false,
+    root: path.join(REPO, 'test', 'bench', 'grid-page'),
+    base: './',
+    plugins: [vue()],
     logLevel: 'warn',
-    build: { outDir: OUT_DIR, emptyOutDir: true, rolldownOptions: { input: path.join(REPO, 'renderer', 'bench.html') } },
+    build: { outDir: OUT_DIR, emptyOutDir: true, target: 'es2022', rolldownOptions: { input: path.join(REPO, 'test', 'bench', 'grid-page', 'bench.html') } },
   });
 }
 
@@ -135,7 +140,7 @@ async function runPage(trace: boolean): Promise<{ result: NonNullable<BenchPageO
     page.on('pageerror', (e) => errors.push(e.message));
     const { port } = server.address() as AddressInfo;
     await page.goto(`http://127.0.0.1:${port}/bench.html?units=${units}`);
-    // globalThis, not window: this file is type-checked without the DOM lib (the page side is renderer/bench.ts).
+    // globalThis, not window: this file is type-checked without the DOM lib (the page side is grid-page/bench.ts).
     const read = () => (globalThis as { __gridBench?: BenchPageOutput }).__gridBench;
     await page.waitForFunction(() => (globalThis as { __gridBench?: { done: boolean } }).__gridBench?.done === true, undefined, { timeout: PAGE_TIMEOUT_MS, polling: 500 });
     const out = await page.evaluate(read);

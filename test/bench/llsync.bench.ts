@@ -13,7 +13,7 @@ import { DEFAULT_ADAPTER, DEFAULT_BLE_LINK, AdapterAirtime } from '../../main/en
 import { LLSYNC_SDK_DEFAULTS, LLSYNC_DEVICE_DEFAULTS, type LlsyncDeviceConfig } from '../../main/engine/device/llsync-peripheral.js';
 import { LlsyncSession } from '../../main/engine/protocol/llsync-ota/session.js';
 import type { FirmwareImage } from '../../main/engine/protocol/types.js';
-import { LlsyncSimDelegate } from '../../main/engine/transport/ble/sim-delegate.js';
+import { LlsyncSimDelegate } from '../../main/engine/device/llsync-sim-delegate.js';
 
 interface Scenario {
   name: string;

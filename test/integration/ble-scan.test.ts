@@ -9,8 +9,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastJson, runCli } from '../helpers/cli.js';
 import { parseTargets } from '../../main/engine/targets.js';
-import { LLSYNC_SCAN_FILTER, describeSighting } from '../../main/engine/transport/ble/ble-scan.js';
-import { LlsyncSimDelegate, SIM_PRODUCT_ID, simMacFor, simUnitDir, writeBindRecord } from '../../main/engine/transport/ble/sim-delegate.js';
+import { LLSYNC_SCAN_FILTER, describeSighting } from '../../main/engine/detect/ble-scan.js';
+import { LlsyncSimDelegate, SIM_PRODUCT_ID, simMacFor, simUnitDir, writeBindRecord } from '../../main/engine/device/llsync-sim-delegate.js';
 import { llsyncDeviceIdentity } from '../../main/engine/protocol/llsync-ota/advertising.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-blescan-'));

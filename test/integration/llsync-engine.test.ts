@@ -12,8 +12,8 @@ import { Engine } from '../../main/engine/engine.js';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { simDeviceFactories } from '../../main/engine/device/sim-units.js';
 import { parseTargets } from '../../main/engine/targets.js';
-import { SimTransport } from '../../main/engine/transport/sim/sim-transport.js';
-import { LlsyncSimDelegate, type LlsyncSimOptions } from '../../main/engine/transport/ble/sim-delegate.js';
+import { SimTransport } from '../../main/engine/device/sim-transport.js';
+import { LlsyncSimDelegate, type LlsyncSimOptions } from '../../main/engine/device/llsync-sim-delegate.js';
 
 const engines: Engine[] = [];
 afterEach(async () => {

@@ -17,9 +17,9 @@ import { LLSYNC_CHAR_DEVICE_INFO } from '../../main/engine/protocol/llsync-ota/f
 import { LlsyncSession } from '../../main/engine/protocol/llsync-ota/session.js';
 import type { FirmwareImage } from '../../main/engine/protocol/types.js';
 import { parseTargets } from '../../main/engine/targets.js';
-import type { GattLink } from '../../main/engine/transport/ble/gatt-link.js';
-import { LlsyncSimDelegate, simUnitDir, writeBindRecord, type LlsyncSimOptions } from '../../main/engine/transport/ble/sim-delegate.js';
-import { SimTransport } from '../../main/engine/transport/sim/sim-transport.js';
+import type { GattLink } from '../../main/engine/transport/types.js';
+import { LlsyncSimDelegate, simUnitDir, writeBindRecord, type LlsyncSimOptions } from '../../main/engine/device/llsync-sim-delegate.js';
+import { SimTransport } from '../../main/engine/device/sim-transport.js';
 import { lastJson, runCli } from '../helpers/cli.js';
 
 const BOUND_PSK = 'a1b2c3d4';

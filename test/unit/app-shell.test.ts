@@ -1,13 +1,17 @@
 /**
  * The Electron shell's modules without the Electron binary: the sender check, the navigation
  * and permission guards, the IPC registration (sender checked, Results only) with a fake
- * ipcMain over a real Engine, and the sandboxed preload run in a vm with a fake `electron`.
+ * ipcMain over a real Engine, the sandboxed preload run in a vm with a fake `electron`, and the
+ * whole main process (startDesktop) on a fake `electron` whose utilityProcess.fork is a real
+ * child process running the engine host: main only relays, the batch runs in the child.
  */
+import { fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IPC_BATCH_EVENT, IPC_PREFIX, IPC_WATCH, STATION_METHODS } from '../../main/contract/ipc.js';
 import { createHtmlToPdf, createSaveFile } from '../../main/app/dialogs.js';
 import { blockNavigation, denyPermissions, hardenedWebPreferences, isTrustedSenderUrl } from '../../main/app/guards.js';
@@ -16,6 +20,51 @@ import { Engine } from '../../main/engine/engine.js';
 import { openSettings } from '../../main/engine/settings/settings.js';
 import { createStationApi } from '../../main/server/api.js';
 import { REPO } from '../helpers/cli.js';
+import { runSimBatchThrough } from '../helpers/host-batch.js';
+import type { StationApi } from '../../main/server/api.js';
+import { RENDERER_OUT } from '../../main/server/build-renderer.js';
+
+/** The slice of Electron's main-process API the shell uses, recorded for assertions. */
+const fake = vi.hoisted(() => {
+  const rec = {
+    handlers: new Map<string, (e: unknown, req: unknown) => unknown>(),
+    appEvents: new Map<string, (...a: unknown[]) => void>(),
+    windows: [] as { opts: Record<string, unknown>; loaded?: string }[],
+    forks: [] as { modulePath: string; opts: unknown; child?: import('node:child_process').ChildProcess }[],
+    quit: 0,
+    saveDir: '',
+    forkImpl: null as null | ((modulePath: string) => unknown),
+  };
+  class BrowserWindow {
+    webContents = { printToPDF: async () => new Uint8Array([0x25, 0x50, 0x44, 0x46]) };
+    constructor(readonly opts: Record<string, unknown>) {
+      rec.windows.push(this as never);
+    }
+    once() {}
+    show() {}
+    destroy() {}
+    async loadFile(f: string) {
+      (this as unknown as { loaded: string }).loaded = f;
+    }
+    async loadURL() {}
+  }
+  const electron = {
+    app: {
+      isPackaged: true,
+      whenReady: async () => undefined,
+      on: (ev: string, fn: (...a: unknown[]) => void) => rec.appEvents.set(ev, fn),
+      getPath: () => rec.saveDir,
+      quit: () => void (rec.quit += 1),
+    },
+    BrowserWindow,
+    dialog: { showSaveDialog: async (o: { defaultPath: string }) => ({ canceled: false, filePath: o.defaultPath }) },
+    ipcMain: { handle: (c: string, fn: (e: unknown, req: unknown) => unknown) => rec.handlers.set(c, fn), removeHandler: (c: string) => rec.handlers.delete(c) },
+    session: { defaultSession: { setPermissionRequestHandler: () => undefined, setPermissionCheckHandler: () => undefined } },
+    utilityProcess: { fork: (modulePath: string, _args: string[], opts: unknown) => rec.forkImpl!(modulePath) ?? (rec.forks.push({ modulePath, opts }), null) },
+  };
+  return { rec, electron };
+});
+vi.mock('electron', () => ({ ...fake.electron, default: fake.electron }));
 
 describe('guards', () => {
   it('trusts only files inside the renderer folder', () => {
@@ -129,4 +178,68 @@ describe('preload (sandboxed, fake electron)', () => {
     listeners[IPC_BATCH_EVENT]!(null, { batchId: 'B1', rev: 2 });
     expect(got).toHaveLength(1);
   });
+});
+
+describe('desktop main process (fake electron, engine in a child process)', () => {
+  it('forks the engine host, relays the typed API over IPC, exports via main, closes the host on quit', async () => {
+    const { rec } = fake;
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-desktop-'));
+    rec.saveDir = dataDir;
+    // utilityProcess.fork → a real child over an IPC channel: the same host entry, the same frames.
+    rec.forkImpl = (modulePath) => {
+      const child = fork(modulePath, [], { cwd: REPO, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      rec.forks.push({ modulePath, opts: {}, child });
+      const u = new EventEmitter() as EventEmitter & { postMessage(m: unknown): void; kill(): boolean; pid?: number };
+      child.on('message', (m) => u.emit('message', m));
+      child.on('exit', (code) => u.emit('exit', code ?? 0));
+      u.postMessage = (m) => void child.send(m as never);
+      u.kill = () => child.kill();
+      return u;
+    };
+    const before = process.env.FLASHLINE_HOME;
+    process.env.FLASHLINE_HOME = dataDir;
+    try {
+      const { startDesktop } = await import('../../main/app/electron-main.js');
+      await startDesktop({ hostEntry: path.join(REPO, 'main', 'host', 'engine-host-entry.ts') });
+    } finally {
+      if (before === undefined) delete process.env.FLASHLINE_HOME;
+      else process.env.FLASHLINE_HOME = before;
+    }
+    expect(rec.forks).toHaveLength(1);
+    expect(rec.windows[0]!.opts.webPreferences).toMatchObject({ sandbox: true, contextIsolation: true, nodeIntegration: false });
+    expect(rec.windows[0]!.loaded).toBe(path.join(RENDERER_OUT, 'index.html'));
+    // The renderer's view of the API: IPC handlers called as a trusted frame would.
+    const listeners = new Set<(e: unknown) => void>();
+    const sender = { id: 7, send: (_c: string, p: unknown) => listeners.forEach((fn) => fn(p)), once: () => undefined };
+    const trusted = { senderFrame: { url: `file://${RENDERER_OUT}/index.html` }, sender };
+    const call = (m: string, req: unknown) => rec.handlers.get(IPC_PREFIX + m)!(trusted, req);
+    const api = {
+      handlers: Object.fromEntries(STATION_METHODS.map((m) => [m, (req: unknown) => call(m, req)])),
+      watch: (batchId: unknown, fn: (e: unknown) => void) => {
+        listeners.add(fn);
+        void rec.handlers.get(IPC_WATCH)!(trusted, batchId);
+        return { ok: true, value: () => listeners.delete(fn) };
+      },
+    } as unknown as StationApi;
+    const info = (await call('stationInfo', {})) as { ok: boolean; value: { browserMode: boolean } };
+    expect(info).toMatchObject({ ok: true, value: { browserMode: false } });
+    const { batch } = await runSimBatchThrough(api, ['sim:ymodem:3', 'sim:quecthing-sota:1']);
+    expect(batch).toMatchObject({ state: 'finished', counts: { total: 4, passed: 4 } });
+    // Reports: rendered in the engine host, saved (and printed to PDF) by main.
+    const csv = (await call('exportReport', { batchId: batch.batchId, format: 'csv' })) as { ok: boolean; value: { savedPath: string; content?: string } };
+    expect(csv.ok).toBe(true);
+    expect(csv.value.content).toBeUndefined();
+    expect(fs.readFileSync(csv.value.savedPath, 'utf8')).toContain(batch.batchId);
+    const pdf = (await call('exportReport', { batchId: batch.batchId, format: 'pdf' })) as { ok: boolean; value: { savedPath: string; mime: string } };
+    expect(pdf.value).toMatchObject({ mime: 'application/pdf' });
+    expect(pdf.value.savedPath.endsWith('.pdf')).toBe(true);
+    expect(Array.from(fs.readFileSync(pdf.value.savedPath))).toEqual([0x25, 0x50, 0x44, 0x46]);
+    // Quit: handlers gone, the host closes the engine and leaves, then the app quits.
+    const child = rec.forks[0]!.child!;
+    const exited = new Promise((r) => child.once('exit', r));
+    rec.appEvents.get('window-all-closed')!();
+    expect(rec.handlers.size).toBe(0);
+    await exited;
+    await vi.waitFor(() => expect(rec.quit).toBe(1), { timeout: 10_000 });
+  }, 120_000);
 });

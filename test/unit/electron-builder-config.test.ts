@@ -1,8 +1,8 @@
 /**
  * electron-builder.yml, read and schema-checked by electron-builder's own config loader (the
  * packaging itself needs Electron's download, which our machines cannot reach), then held to
- * issue 6: NSIS, AppImage + deb, dmg; native addons rebuilt for Electron; the built renderer
- * and the preload shipped; what each platform needs to install and run.
+ * issue 6: NSIS, AppImage + deb, dmg; native addons rebuilt for Electron; only built JavaScript
+ * shipped (issue 12 §1: out/main, out/preload, out/renderer — never TypeScript sources).
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -67,23 +67,26 @@ describe('electron-builder.yml', () => {
   it('rebuilds native addons for Electron and ships them as real files', async () => {
     const c = await loadConfig();
     expect(c.npmRebuild).not.toBe(false);
-    // tsx spawns esbuild's binary and workers boot from file URLs: no asar, or the addons unpacked
+    // workers and the engine's utility process boot from file URLs: no asar, or the addons unpacked
     expect(c.asar === false || (c.asarUnpack ?? []).some((g) => g.includes('.node'))).toBe(true);
   });
 
-  it('ships the entry, the engine, the preload and the built renderer, not tests or build output', async () => {
+  it('ships the built main, engine host, preload and renderer, never sources, tests or build output', async () => {
     const c = await loadConfig();
     const files = (c.files ?? []).flatMap((f) => (typeof f === 'string' ? [f] : f.from && f.from !== '.' ? [] : (f.filter ?? [])));
-    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { main: string };
-    for (const rel of [pkg.main, 'main/app/electron-main.ts', 'main/engine/engine.ts', 'preload/index.cjs', 'out/renderer/index.html', 'package.json']) {
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { main: string; scripts: Record<string, string> };
+    expect(pkg.main).toBe('out/main/index.js');
+    for (const rel of [pkg.main, 'out/main/engine-host.js', 'out/main/worker-entry.js', 'out/main/package-tasks.js', 'out/main/worker-boot.mjs', 'out/preload/index.cjs', 'out/renderer/index.html', 'package.json']) {
       expect(isShipped(files, rel), rel).toBe(true);
     }
-    for (const rel of ['test/unit/x.test.ts', 'out/dist/linux-unpacked/x', 'out/bench-renderer/bench.html', 'renderer/App.vue']) {
+    for (const rel of ['main/app/electron-main.ts', 'main/engine/engine.ts', 'preload/index.cjs', 'test/unit/x.test.ts', 'out/dist/linux-unpacked/x', 'out/bench-renderer/bench.html', 'renderer/App.vue']) {
       expect(isShipped(files, rel), rel).toBe(false);
     }
-    // the paths the shell loads at run time exist under those names
-    expect(fs.existsSync(path.join(REPO, pkg.main))).toBe(true);
-    expect(fs.existsSync(path.join(REPO, 'preload', 'index.cjs'))).toBe(true);
+    // The build that makes those files runs before packaging and before `electron .`.
+    expect(pkg.scripts.dist).toMatch(/^npm run build:desktop && electron-builder/);
+    expect(pkg.scripts.start).toMatch(/^npm run build:desktop && electron \./);
+    const script = fs.readFileSync(path.join(REPO, 'main', 'app', 'build-desktop.mjs'), 'utf8');
+    for (const entry of ["index: 'main/app/desktop-entry.ts'", "'engine-host': 'main/host/engine-host-entry.ts'", "'worker-entry':", "'package-tasks':"]) expect(script).toContain(entry);
     expect(fs.readFileSync(path.join(REPO, 'main', 'server', 'build-renderer.ts'), 'utf8')).toContain("path.join(REPO_ROOT, 'out', 'renderer')");
     expect(c.directories?.output).toBe('out/dist');
   });

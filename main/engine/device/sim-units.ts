@@ -4,7 +4,7 @@
  * with a clear per-unit message).
  */
 import type { ProtocolId, SimLinkModel } from '../../contract/dto.js';
-import type { VirtualDeviceFactory } from '../transport/sim/sim-transport.js';
+import type { VirtualDeviceFactory } from './sim-transport.js';
 import { createYmodemSimDevice } from './ymodem-unit.js';
 import { createQuecthingMcu } from './quecthing-mcu.js';
 

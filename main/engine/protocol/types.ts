@@ -3,7 +3,7 @@
  * database. The job runner calls the steps in order and owns retries, timing and journaling.
  */
 import type { HashView, PackageComponentInfo, ProtocolId, UnitRef } from '../../contract/dto.js';
-import type { Link } from '../transport/types.js';
+import type { BleProtocolSpec, Link } from '../transport/types.js';
 import type { Clock } from '../clock.js';
 
 /** One component's image: metadata plus the one shared copy of its bytes. */
@@ -63,5 +63,7 @@ export interface ProtocolDriver {
   readonly resumable: boolean;
   /** True when confirm needs the link closed and opened again (BLE, network). */
   readonly reconnectForConfirm: boolean;
+  /** BLE protocols: the pipe, scan filter and advert decoder the BLE transport opens links with. */
+  readonly ble?: BleProtocolSpec;
   createSession(ctx: SessionContext): ProtocolSession;
 }

@@ -1,29 +1,24 @@
 /**
- * Where the BLE and network transports plug into the engine. Each transport issue adds its line
- * here: station transports by kind (real hardware/network) and sim delegates by protocol
- * (virtual units that sit behind a real transport stack).
+ * Where the BLE and network transports plug into the engine: station transports by kind (real
+ * hardware/network). Must not import protocols or virtual units: what a protocol needs from a
+ * transport (the BLE pipe) comes in through the context; sim delegates live in device/.
  */
 import type { ProtocolId, TransportKind } from '../../contract/dto.js';
-import type { Transport } from './types.js';
-import type { CloudDialect, SimNetUnits } from './net/types.js';
-import { createNetTransport, createSimNetTransport } from './net/net-transport.js';
-import { createLlsyncSimDelegate, createStationBleTransport } from './ble/index.js';
+import type { BlePipeSpec, Transport } from './types.js';
+import type { CloudDialect } from './net/types.js';
+import { createNetTransport } from './net/net-transport.js';
+import { createStationBleTransport } from './ble/index.js';
 
 export interface TransportContext {
   dataDir: string;
   /** The local cloud's dialect side (protocol/mqtt-ota), injected: the net transport knows no topic. */
   cloud: CloudDialect;
-  /** Virtual networked units (device/), injected: no real transport imports a virtual unit. */
-  simNetUnits: SimNetUnits;
+  /** The GATT pipe of a BLE protocol (from ProtocolDriver.ble), or undefined for other protocols. */
+  blePipeFor?: (protocol: ProtocolId) => BlePipeSpec | undefined;
 }
 
 /** Real transports beyond serial and sim: `ble` (noble), `net` (MQTT + HTTP). */
-export function createStationTransports(_ctx: TransportContext): Partial<Record<TransportKind, Transport>> {
-  return { net: createNetTransport(_ctx.dataDir, _ctx.cloud), ble: createStationBleTransport() }; // issue 5: starts its broker/HTTP lazily; issue 3: noble loads on first use
-}
-
-/** Virtual units of these protocols are reached through a real transport stack. */
-export function createSimDelegates(_ctx: TransportContext): Partial<Record<ProtocolId, Transport>> {
-  const simNet = createSimNetTransport(_ctx.cloud, _ctx.simNetUnits); // issue 5: virtual networked units as real MQTT clients
-  return { 'mqtt-ota-tencent': simNet, 'mqtt-ota-aliyun': simNet, 'llsync-ota': createLlsyncSimDelegate({ dataDir: _ctx.dataDir }) }; // issue 3: virtual LLSync units through real noble
+export function createStationTransports(ctx: TransportContext): Partial<Record<TransportKind, Transport>> {
+  // issue 5: the net transport starts its broker/HTTP lazily; issue 3: noble loads on first use
+  return { net: createNetTransport(ctx.dataDir, ctx.cloud), ble: createStationBleTransport(ctx.blePipeFor ?? (() => undefined)) };
 }

@@ -1,6 +1,7 @@
 /**
- * The Link: a duplex byte pipe to one unit, owned by a transport. Knows nothing about OTA.
- * Protocol sessions only see this interface (and the trace), never serialport/noble/sockets.
+ * The link interfaces both layers depend on: Link (byte stream), GattLink (BLE GATT) and the
+ * BLE pipe/advert spec a protocol hands the BLE transport. Owns types only; must not import any
+ * transport implementation, protocol or virtual unit (only contract, errors and the trace type).
  */
 import type { TransportKind, UnitRef } from '../../contract/dto.js';
 import type { StationError } from '../errors.js';
@@ -44,4 +45,65 @@ export interface DevicePort {
   /** Drop the connection from the device side (simulated unplug / reboot). */
   drop(): void;
   readonly isOpen: boolean;
+}
+
+// ---- BLE GATT -------------------------------------------------------------------------------
+
+/** The GATT pipe a protocol needs on a BLE unit (service, write and notify characteristics). */
+export interface BlePipeSpec {
+  serviceUuid: string;
+  /** Characteristics the session may write (noble form: lowercase, no dashes). */
+  writeUuids: string[];
+  notifyUuid: string;
+  /** Service UUIDs to scan for (16-bit or 128-bit, noble form). */
+  scanServiceUuids?: string[];
+}
+
+/**
+ * A BLE Link with GATT detail: writes to a named characteristic with or without response, and
+ * the ATT MTU the station's stack negotiated. Notifications of the pipe's notify characteristic
+ * arrive through Link.onData, one ATT value per chunk.
+ */
+export interface GattLink extends Link {
+  /** ATT_MTU as seen by the station's stack (23 until an exchange completes; may grow later). */
+  readonly attMtu: number;
+  /** Advertised manufacturer data of the peripheral when the link opened (company id first). */
+  readonly manufacturerData?: Uint8Array;
+  writeCharacteristic(uuid: string, data: Uint8Array, opts: { withoutResponse: boolean }, signal?: AbortSignal): Promise<void>;
+}
+
+export function isGattLink(link: Link): link is GattLink {
+  return typeof (link as Partial<GattLink>).writeCharacteristic === 'function';
+}
+
+/** One advertisement as the BLE transport saw it. */
+export interface BleSighting {
+  id: string;
+  address: string;
+  rssiDbm: number;
+  localName?: string;
+  serviceUuids: string[];
+  manufacturerData?: Uint8Array;
+  seenAt: number;
+}
+
+export interface BleScanFilter {
+  serviceUuids?: string[];
+  /** Manufacturer company id (little-endian first two bytes of manufacturer data). */
+  companyId?: number;
+  namePrefix?: string;
+  minRssiDbm?: number;
+}
+
+/** A decoded advertisement: plain fields for a scan row, or why it could not be decoded. */
+export type BleAdvertFields = Record<string, string | number | undefined>;
+
+/**
+ * What a BLE protocol gives the BLE transport: the pipe to open, how its units advertise, and
+ * how to decode their advertisements. The transport itself knows no dialect.
+ */
+export interface BleProtocolSpec {
+  pipe: BlePipeSpec;
+  scanFilter: BleScanFilter;
+  decodeAdvert(manufacturerData: Uint8Array | undefined): { ok: true; fields: BleAdvertFields } | { ok: false; error: string };
 }

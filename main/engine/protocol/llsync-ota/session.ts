@@ -6,7 +6,7 @@
  */
 import type { HashView } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
-import { isGattLink, type GattLink } from '../../transport/ble/gatt-link.js';
+import { isGattLink, type GattLink } from '../../transport/types.js';
 import type { Link } from '../../transport/types.js';
 import type { DeviceIdentity, ProtocolSession, SessionContext } from '../types.js';
 import {

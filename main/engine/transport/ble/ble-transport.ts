@@ -3,14 +3,14 @@
  * sightings to waiting opens), connection slots per adapter, connects queued one at a time,
  * a deadline on every noble call (noble has none, and a disconnect does not reject pending GATT
  * calls), MTU exchange, pipe discovery and a GattLink. Knows no OTA dialect: the pipe spec
- * (service, write and notify characteristics) comes from the protocol's wiring.
+ * (service, write and notify characteristics) comes from the protocol that asks for a link
+ * (ProtocolDriver.ble, passed in by the engine). Must not import protocols or virtual units.
  */
 import type { ProtocolId, UnitRef } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
 import { abortError } from '../../clock.js';
 import { TraceRing } from '../trace.js';
-import type { Transport } from '../types.js';
-import type { BlePipeSpec, GattLink } from './gatt-link.js';
+import type { BlePipeSpec, BleScanFilter, BleSighting, GattLink, Transport } from '../types.js';
 
 /** The slice of noble this transport uses (noble itself, or noble over simulated bindings). */
 export interface NobleApi {
@@ -48,23 +48,7 @@ interface NobleCharacteristic {
   removeListener(ev: string, cb: (...a: any[]) => void): unknown;
 }
 
-export interface BleSighting {
-  id: string;
-  address: string;
-  rssiDbm: number;
-  localName?: string;
-  serviceUuids: string[];
-  manufacturerData?: Uint8Array;
-  seenAt: number;
-}
-
-export interface BleScanFilter {
-  serviceUuids?: string[];
-  /** Manufacturer company id (little-endian first two bytes of manufacturer data). */
-  companyId?: number;
-  namePrefix?: string;
-  minRssiDbm?: number;
-}
+export type { BleScanFilter, BleSighting } from '../types.js';
 
 export interface BleTransportOptions {
   adapterId: string;
@@ -80,7 +64,6 @@ export interface BleTransportOptions {
   disconnectTimeoutMs?: number;
   /** ATT MTU asked for in the exchange (§5: 247 → 244-byte writes). */
   requestMtu?: number;
-  mtuWaitMs?: number;
   minRssiDbm?: number;
 }
 
@@ -93,10 +76,8 @@ const DEFAULTS = {
   writeTimeoutMs: 4000,
   disconnectTimeoutMs: 1500,
   requestMtu: 247,
-  mtuWaitMs: 600,
 };
 const ATT_DEFAULT_MTU = 23;
-const MTU_POLL_MS = 10;
 
 export function normalizeBleId(s: string): string {
   return s.toLowerCase().replace(/[:-]/g, '');
@@ -381,12 +362,8 @@ export class BleTransport implements Transport {
         'enabling notifications',
         signal,
       );
-      // The stack's MTU exchange result arrives on its own (peripheral.mtu); wait briefly for it.
-      const mtuDeadline = performance.now() + this.o.mtuWaitMs;
-      while (p.mtu == null && performance.now() < mtuDeadline) {
-        if (signal.aborted) throw signal.reason ?? abortError();
-        await new Promise((r) => setTimeout(r, MTU_POLL_MS));
-      }
+      // No wait for the MTU exchange: its result may come after login or never (some stacks do
+      // not report it). The link reads peripheral.mtu live, so writes grow when it arrives.
       if (p.state !== 'connected') throw new StationError('TRANSPORT_LOST', 'the unit dropped the link while opening');
       const link = new NobleGattLink(unit.unitId, p, byUuid, notifyChar, pipe, s.manufacturerData, this.o, () => {
         this.links.delete(link);

@@ -1,19 +1,20 @@
 /**
  * Sim mode for BLE: virtual LLSync peripherals behind simulated noble bindings, reached through
- * the real @abandonware/noble library (`with-bindings`) and the station's real BleTransport.
+ * the real @abandonware/noble library (`with-bindings`) and the station's real BleTransport —
+ * the seam real hardware uses. Lives with the virtual units (no real transport imports it).
  * Owns the virtual units' creation and memory; adds no protocol logic and no shortcuts.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { UnitRef } from '../../../contract/dto.js';
-import { DeviceMemory } from '../../device/device-memory.js';
-import { DEFAULT_ADAPTER, type AdapterModel, type BleLinkModel } from '../../device/llsync-airtime.js';
-import { LLSYNC_DEVICE_DEFAULTS, LlsyncPeripheral, type LlsyncDeviceConfig } from '../../device/llsync-peripheral.js';
-import { LlsyncSimBindings } from '../../device/llsync-sim-bindings.js';
-import { LLSYNC_PIPE } from '../../protocol/llsync-ota/index.js';
-import type { Link, Transport } from '../types.js';
-import { BleTransport, type BleTransportOptions, type NobleApi } from './ble-transport.js';
+import type { UnitRef } from '../../contract/dto.js';
+import { DeviceMemory } from './device-memory.js';
+import { DEFAULT_ADAPTER, type AdapterModel, type BleLinkModel } from './llsync-airtime.js';
+import { LLSYNC_DEVICE_DEFAULTS, LlsyncPeripheral, type LlsyncDeviceConfig } from './llsync-peripheral.js';
+import { LlsyncSimBindings } from './llsync-sim-bindings.js';
+import { LLSYNC_BLE } from '../protocol/llsync-ota/index.js';
+import type { Link, Transport } from '../transport/types.js';
+import { BleTransport, type BleTransportOptions, type NobleApi } from '../transport/ble/ble-transport.js';
 
 export const SIM_PRODUCT_ID = 'FLSIMLLSYN';
 const FLASH_BYTES = 4 * 1024 * 1024;
@@ -48,7 +49,7 @@ export class LlsyncSimDelegate implements Transport {
     let noble: NobleApi | null = null;
     this.ble = new BleTransport({
       adapterId: this.bindings.adapter.id,
-      pipeFor: (p) => (p === 'llsync-ota' ? LLSYNC_PIPE : undefined),
+      pipeFor: (p) => (p === 'llsync-ota' ? LLSYNC_BLE.pipe : undefined),
       ...opts.transport,
       loadNoble: () => {
         // The real noble core over simulated bindings (DEPENDENCIES.md: with-bindings, not with-custom-binding).

@@ -5,13 +5,13 @@
  * per protocol id builds the device side.
  */
 import path from 'node:path';
-import type { ProtocolId, SimLinkModel, UnitRef } from '../../../contract/dto.js';
-import { DeviceMemory } from '../../device/device-memory.js';
-import type { VirtualDevice } from '../../device/virtual-device.js';
-import { StationError } from '../../errors.js';
-import type { Link, Transport } from '../types.js';
-import { createSimLinkPair, DEFAULT_SIM_LINK } from './sim-link.js';
-import { abortError } from '../../clock.js';
+import type { ProtocolId, SimLinkModel, UnitRef } from '../../contract/dto.js';
+import { DeviceMemory } from './device-memory.js';
+import type { VirtualDevice } from './virtual-device.js';
+import { StationError } from '../errors.js';
+import type { Link, Transport } from '../transport/types.js';
+import { createSimLinkPair, DEFAULT_SIM_LINK } from '../transport/sim/sim-link.js';
+import { abortError } from '../clock.js';
 
 export type VirtualDeviceFactory = (unit: UnitRef, memory: DeviceMemory) => VirtualDevice;
 

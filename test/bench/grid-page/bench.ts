@@ -5,13 +5,13 @@
 // engine's throttle) — and measures frame cost. Results land in window.__gridBench.
 import { createPinia } from 'pinia';
 import { createApp, nextTick } from 'vue';
-import type { BatchCounts, BatchEvent, BatchView, JobState, JobView, ResultCode } from '../main/contract/dto.js';
-import type { StationBridge, StationInfo } from '../main/contract/ipc.js';
-import App from './App.vue';
-import { installBridge } from './bridge.js';
-import { useBatchStore } from './stores/batch.js';
-import { useUiStore } from './stores/ui.js';
-import './styles.css';
+import type { BatchCounts, BatchEvent, BatchView, JobState, JobView, ResultCode } from '../../../main/contract/dto.js';
+import type { StationBridge, StationInfo } from '../../../main/contract/ipc.js';
+import App from '../../../renderer/App.vue';
+import { installBridge } from '../../../renderer/bridge.js';
+import { useBatchStore } from '../../../renderer/stores/batch.js';
+import { useUiStore } from '../../../renderer/stores/ui.js';
+import '../../../renderer/styles.css';
 
 const params = new URLSearchParams(window.location.search);
 const UNITS = Number(params.get('units') ?? 500);
