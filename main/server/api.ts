@@ -352,13 +352,18 @@ export function createStationApi(deps: ApiDeps): StationApi {
       const version = optStr(r.version, 'version', 32);
       return engine.importPackageBytes(fileName, decodeBase64(r.dataBase64), { version: version?.trim() || undefined });
     },
-    listPackages: () => engine.listPackages(),
+    listPackages: async () => {
+      // Packages imported before the station restarted come back from the data dir first.
+      await engine.restorePackages();
+      return engine.listPackages();
+    },
     resolveTargets: (req) => {
       const targets = strList(obj(req).targets, 'targets', MAX_TARGETS) ?? [];
       return parseTargets(targets);
     },
     scanUnits: async () => ({ serial: await listSerialPorts(), ble: bleAdapterState() }),
-    createBatch: (req) => {
+    createBatch: async (req) => {
+      await engine.restorePackages();
       const r = obj(req);
       if (!Array.isArray(r.units) || r.units.length > MAX_UNITS_PER_BATCH) throw bad(`units must be a list of at most ${MAX_UNITS_PER_BATCH}`);
       return engine.createBatch({

@@ -11,9 +11,16 @@ export const usePackagesStore = defineStore('packages', () => {
   const error = ref<ErrorView | null>(null);
   const selectedId = ref<string | null>(null);
 
+  /** True once the station answered with its list (so "no packages" is the truth, not a failed load). */
+  const loaded = ref(false);
   async function refresh(): Promise<void> {
     const r = await bridge().listPackages({});
-    if (r.ok) list.value = r.value;
+    if (r.ok) {
+      list.value = r.value;
+      loaded.value = true;
+      if (selectedId.value && !r.value.some((p) => p.id === selectedId.value)) selectedId.value = null;
+      if (!selectedId.value && r.value[0]) selectedId.value = r.value[0].id;
+    } else error.value = r.error;
   }
 
   async function importBytes(fileName: string, dataBase64: string, version?: string): Promise<PackageInfo | null> {
@@ -33,7 +40,7 @@ export const usePackagesStore = defineStore('packages', () => {
     }
   }
 
-  return { list, importing, error, selectedId, refresh, importBytes };
+  return { list, importing, error, selectedId, loaded, refresh, importBytes };
 });
 
 /** File → base64 in the browser (no Node in the renderer). */

@@ -1,9 +1,9 @@
 // The plan being built: target strings (resolved by the station, so sim ids never collide),
 // serial numbers bound by barcode, lists, gate, policy, caps, retries, stop-the-line.
 import { defineStore } from 'pinia';
-import { computed, reactive, ref } from 'vue';
+import { computed, reactive, ref, shallowRef } from 'vue';
 import type { BatchView, ErrorView, Plan, UnitRef } from '../../main/contract/dto.js';
-import type { ScanResult } from '../../main/contract/ipc.js';
+import type { PlanInput, ScanResult } from '../../main/contract/ipc.js';
 import { bridge } from '../bridge.js';
 
 export interface PlanForm {
@@ -92,15 +92,26 @@ export const usePlanStore = defineStore('plan', () => {
     else error.value = r.error;
   }
 
-  async function createBatch(packageId: string): Promise<BatchView | null> {
-    const r = await bridge().createBatch({ packageId, units: boundUnits.value, plan: planFromForm(form) });
+  /** The last plan that made a batch, for "Repeat last plan" (same package, units and settings). */
+  const lastInput = shallowRef<PlanInput | null>(null);
+
+  async function createFrom(input: PlanInput): Promise<BatchView | null> {
+    const r = await bridge().createBatch(input);
     if (!r.ok) {
       error.value = r.error;
       return null;
     }
     error.value = null;
+    lastInput.value = input;
     return r.value;
   }
+  const createBatch = (packageId: string) => createFrom({ packageId, units: boundUnits.value, plan: planFromForm(form) });
+  /** A new batch from the last plan; serial numbers bound by barcode belong to the old units and are dropped. */
+  async function repeatLast(): Promise<BatchView | null> {
+    const last = lastInput.value;
+    if (!last) return null;
+    return createFrom({ ...last, units: last.units.map(({ serialNumber: _sn, ...u }) => (u.sim ? { ...u, sim: { ...u.sim, serialNumber: undefined } } : u)) });
+  }
 
-  return { targets, units, boundUnits, serialNumbers, error, scan, scanning, form, resolve, addTarget, addSim, removeTarget, clear, bindSerial, scanUnits, createBatch };
+  return { targets, units, boundUnits, serialNumbers, error, scan, scanning, form, lastInput, resolve, addTarget, addSim, removeTarget, clear, bindSerial, scanUnits, createBatch, repeatLast };
 });
