@@ -32,7 +32,8 @@ const en = {
   detail: {
     title: 'Unit detail', timeline: 'Timeline', trace: 'Protocol trace', at: 'Time', from: 'From', to: 'To', bytes: 'Bytes', result: 'Result',
     message: 'Message', attempt: 'Attempt', noTrace: 'No trace recorded.', dir: 'Dir', hex: 'Hex', decoded: 'Decoded', versions: 'Version before → after',
-    hashes: 'CRC32 / MD5', nextStep: 'Next step',
+    hashes: 'CRC32 / MD5', nextStep: 'Next step', deviceReported: 'device reported', notReported: 'not reported', crcSame: 'same as sent', crcDiffers: 'DIFFERS from sent',
+    confirmedBy: 'Confirmed by the device', codes: 'Codes', deviceCode: 'device code',
   },
   packages: {
     title: 'Firmware packages', file: 'Package file (.bin, .hex, .zip)', version: 'Target version (bare .bin/.hex without descriptor)', drop: 'Drop a package here',
@@ -45,6 +46,7 @@ const en = {
     ble: 'Bluetooth', serial: 'Serial number (scan barcode)', address: 'Address', transport: 'Transport', allow: 'Allow list (ids, SNs, addresses)', deny: 'Deny list (wins over allow)',
     versionGate: 'Skip units already at the target version', policy: 'Policy', minBattery: 'Min battery %', minRssi: 'Min RSSI dBm', concurrency: 'Concurrency',
     global: 'Global', perBle: 'Per BLE adapter', retries: 'Retries', backoff: 'Backoff ms', stopLine: 'Stop the line after N failures in a row', unitCount: 'units in plan', noUnits: 'No units yet.',
+    keepSimState: 'Virtual units keep their state from earlier batches',
   },
   history: { title: 'Past batches', search: 'Search by serial number, MAC or port', batch: 'Batch', created: 'Created', operator: 'Operator', state: 'State', result: 'Result', unit: 'Unit', none: 'No batches yet.', loading: 'Loading…', loadFailed: 'Could not load the history.' },
   reports: {
@@ -100,7 +102,8 @@ const zh: DeepString<Messages> = {
   },
   detail: {
     title: '设备详情', timeline: '状态时间线', trace: '协议日志', at: '时间', from: '从', to: '到', bytes: '字节', result: '结果', message: '信息', attempt: '尝试',
-    noTrace: '没有记录协议日志。', dir: '方向', hex: '十六进制', decoded: '解码', versions: '升级前 → 升级后版本', hashes: 'CRC32 / MD5', nextStep: '下一步',
+    noTrace: '没有记录协议日志。', dir: '方向', hex: '十六进制', decoded: '解码', versions: '升级前 → 升级后版本', hashes: 'CRC32 / MD5', nextStep: '下一步', deviceReported: '设备报告', notReported: '未报告', crcSame: '与发送值一致', crcDiffers: '与发送值不一致',
+    confirmedBy: '设备确认项', codes: '代码', deviceCode: '设备代码',
   },
   packages: {
     title: '固件包', file: '固件包文件（.bin、.hex、.zip）', version: '目标版本（无描述符的 .bin/.hex）', drop: '将固件包拖放到这里', component: '组件', versionCol: '版本', kind: '类型', size: '大小',
@@ -112,6 +115,7 @@ const zh: DeepString<Messages> = {
     serial: '序列号（扫描条码）', address: '地址', transport: '传输方式', allow: '允许名单（ID、序列号、地址）', deny: '禁止名单（优先于允许名单）', versionGate: '跳过已是目标版本的设备',
     policy: '策略', minBattery: '最低电量 %', minRssi: '最低信号 dBm', concurrency: '并发', global: '全局', perBle: '每个蓝牙适配器', retries: '重试次数', backoff: '退避毫秒',
     stopLine: '连续失败 N 台后停线', unitCount: '台设备在计划中', noUnits: '尚无设备。',
+    keepSimState: '虚拟设备保留之前批次的状态',
   },
   history: { title: '历史批次', search: '按序列号、MAC 或端口搜索', batch: '批次', created: '创建时间', operator: '操作员', state: '状态', result: '结果', unit: '设备', none: '还没有批次。', loading: '正在加载…', loadFailed: '无法加载历史记录。' },
   reports: {

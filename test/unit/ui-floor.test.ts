@@ -8,12 +8,12 @@ import { flushPromises, mount } from '@vue/test-utils';
 import { createPinia, setActivePinia, type Pinia } from 'pinia';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Component } from 'vue';
-import type { BatchState, JobState } from '../../main/contract/dto.js';
+import type { BatchState, JobState, UnitRef } from '../../main/contract/dto.js';
 import { installBridge, reportLink } from '../../renderer/bridge.js';
 import { failuresFirst, STALL_AFTER_MS, TALLY_KEYS, tallyOf, useBatchStore } from '../../renderer/stores/batch.js';
 import { useConnectionStore } from '../../renderer/stores/connection.js';
 import { useHistoryStore } from '../../renderer/stores/history.js';
-import { usePlanStore } from '../../renderer/stores/plan.js';
+import { freshSimUnits, usePlanStore } from '../../renderer/stores/plan.js';
 import { shortName } from '../../renderer/format.js';
 import { createFakeBridge, makeBatch, makeJob, type FakeBridge } from './ui-fake-bridge.js';
 
@@ -135,11 +135,26 @@ describe('plan store', () => {
     plan.bindSerial('sim:ymodem:0', 'SN-1');
     await plan.createBatch('p1');
     await plan.repeatLast();
-    const creates = fake.calls.filter((c) => c.method === 'createBatch').map((c) => c.req as { packageId: string; units: { serialNumber?: string }[] });
+    const creates = fake.calls.filter((c) => c.method === 'createBatch').map((c) => c.req as { packageId: string; units: UnitRef[] });
     expect(creates).toHaveLength(2);
     expect(creates[0]!.units[0]!.serialNumber).toBe('SN-1');
     expect(creates[1]!.packageId).toBe('p1');
-    expect(creates[1]!.units[0]!.serialNumber).toBeUndefined();
+    // fresh virtual devices for each batch, and serial numbers no earlier batch used
+    const [a, b] = [creates[0]!.units[0]!, creates[1]!.units[0]!];
+    expect(a.sim!.instance).toBeTruthy();
+    expect(b.sim!.instance).toBeTruthy();
+    expect(b.sim!.instance).not.toBe(a.sim!.instance);
+    expect(b.serialNumber).toBe(`sim:ymodem:0-${b.sim!.instance}`);
+    expect(b.sim!.serialNumber).toBe(b.serialNumber);
+  });
+
+  it('keeps the virtual units’ state only when asked, and never gives two units one serial number', () => {
+    const units = [0, 1].map((i) => ({ unitId: `sim:ymodem:${i}`, transport: 'sim' as const, protocol: 'ymodem' as const, address: `ymodem:${i}`, serialNumber: `SIMYMOD000${i}`, sim: { behaviour: 'accept' as const, initialVersion: '1.0.0', serialNumber: `SIMYMOD000${i}` } }));
+    const one = freshSimUnits(units, 'aaa');
+    const two = freshSimUnits(units, 'bbb');
+    const sns = [...one, ...two].map((u) => u.serialNumber);
+    expect(new Set(sns).size).toBe(4);
+    expect(one[0]!.sim!.instance).toBe('aaa');
   });
 });
 
