@@ -150,7 +150,7 @@ export interface AuditEntryView {
 export interface StationMethods {
   stationInfo: { req: Record<string, never>; res: StationInfo };
   errorTexts: { req: { codes: string[] }; res: Record<string, { en: string; 'zh-CN': string }> };
-  importPackage: { req: { fileName: string; dataBase64: string; version?: string }; res: PackageInfo };
+  importPackage: { req: { fileName: string; dataBase64: string; version?: string; /** The operator confirmed a version warning (PACKAGE_VERSION_CONFLICT / PACKAGE_SAME_IMAGE). */ confirm?: boolean }; res: PackageInfo };
   listPackages: { req: Record<string, never>; res: PackageInfo[] };
   resolveTargets: { req: { targets: string[] }; res: UnitRef[] };
   scanUnits: { req: Record<string, never>; res: ScanResult };

@@ -13,6 +13,9 @@ const en = {
   } satisfies Record<JobState | 'paused', string>,
   batchState: { created: 'Ready', running: 'Running', paused: 'Paused', finished: 'Finished', cancelled: 'Cancelled', interrupted: 'Interrupted' },
   counters: { total: 'Total', queued: 'Queued', running: 'Running', retrying: 'Waiting to retry', paused: 'Paused', passed: 'Passed', failed: 'Failed', skipped: 'Skipped', cancelled: 'Cancelled', interrupted: 'Interrupted' },
+  role: { operator: 'Operator', engineer: 'Engineer', unlock: 'Engineer unlock', lock: 'Lock', secret: 'Engineer PIN or password', wrong: 'Wrong PIN or password.', lockedNote: 'Locked: only an engineer can change this. Use "Engineer unlock" in the top bar.', engineerOnly: 'engineer only', noSecret: 'No engineer PIN is set yet: anyone can change settings. Set one below.' },
+  scan: { box: 'Scan box (barcode scanner)', hint: 'Scan a serial number, a unit’s port/MAC, or a product barcode.', bound: 'Serial number {code} bound to {unit}.', armed: 'Next serial number goes to {unit}.', product: 'Product {code}: package selected.', productNoProfile: 'Product {code}: package selected, but product profile {profile} is not available on this station.', duplicate: 'Refused: {code} is already bound to {unit}.', noUnit: 'Refused: no unit left without a serial number for {code}.', unknownPackage: 'Product {code} is mapped to a package that is not loaded. Ask an engineer.' },
+  audit: { title: 'Audit log (engineer actions, batch start/cancel)', export: 'Export audit log (CSV)', none: 'No audit entries yet.', at: 'Time', role: 'Role', actor: 'Who', action: 'Action', target: 'On', detail: 'Detail' },
   link: { up: 'Connected', down: 'Station unreachable', banner: 'The station is not reachable. Figures on screen are stale; reconnecting by itself…' },
   banner: { finished: 'Batch finished', cancelled: 'Batch cancelled', stopLine: 'Line stopped' },
   board: { pass: 'PASS', fail: 'FAIL', remaining: 'Remaining', yield: 'Yield', elapsed: 'Elapsed', expectedEnd: 'Expected end' },
@@ -38,7 +41,7 @@ const en = {
   packages: {
     title: 'Firmware packages', file: 'Package file (.bin, .hex, .zip)', version: 'Target version (bare .bin/.hex without descriptor)', drop: 'Drop a package here',
     component: 'Component', versionCol: 'Version', kind: 'Kind', size: 'Size', signature: 'Signature', none: 'No packages loaded yet.', importing: 'Importing…', loaded: 'Loaded',
-    sig: { none: 'unsigned', valid: 'valid', invalid: 'INVALID' },
+    sig: { none: 'unsigned', valid: 'valid', invalid: 'INVALID' }, source: 'Product / file', importAnyway: 'Import anyway (I checked the version)',
   },
   plan: {
     title: 'Plan', package: 'Package', noPackage: 'Import a package first.', units: 'Units', addSim: 'Virtual units', protocol: 'Protocol', count: 'Count', behaviour: 'Behaviour',
@@ -56,6 +59,7 @@ const en = {
   settings: {
     title: 'Settings', stationId: 'Station id', operator: 'Operator', language: 'Language', bleLimit: 'BLE adapter connection limit', globalConcurrency: 'Global concurrency',
     servePort: 'Browser mode port (0 = any)', saved: 'Settings saved', restartNote: 'Station id applies after a restart.',
+    station: 'Station', engineer: 'Engineer', newSecret: 'New engineer PIN or password (≥ 4 characters)', setSecret: 'Set PIN/password', secretSaved: 'PIN/password set (stored hashed)', stopAfter: 'Stop the line after N failures in a row (0 = off; every batch gets it)', scanMappings: 'Product barcodes', scanMappingsHint: 'Scanning a mapped barcode selects its package (and product profile).', barcode: 'Barcode', profile: 'Product profile id (optional)',
   },
   errors: { connection: 'Lost connection to the station. Reconnecting…' },
   rma: {
@@ -85,6 +89,9 @@ const zh: DeepString<Messages> = {
   },
   batchState: { created: '就绪', running: '运行中', paused: '已暂停', finished: '已完成', cancelled: '已取消', interrupted: '已中断' },
   counters: { total: '总数', queued: '排队', running: '进行中', retrying: '等待重试', paused: '已暂停', passed: '通过', failed: '失败', skipped: '跳过', cancelled: '取消', interrupted: '已中断' },
+  role: { operator: '操作员', engineer: '工程师', unlock: '工程师解锁', lock: '锁定', secret: '工程师 PIN 或密码', wrong: 'PIN 或密码错误。', lockedNote: '已锁定：只有工程师可以修改。请点击顶栏的"工程师解锁"。', engineerOnly: '仅限工程师', noSecret: '尚未设置工程师 PIN：任何人都可以修改设置。请在下方设置。' },
+  scan: { box: '扫码框（条码枪）', hint: '扫描序列号、设备端口/MAC 或产品条码。', bound: '序列号 {code} 已绑定到 {unit}。', armed: '下一个序列号将绑定到 {unit}。', product: '产品 {code}：已选择固件包。', productNoProfile: '产品 {code}：已选择固件包，但本工位没有产品配置 {profile}。', duplicate: '已拒绝：{code} 已绑定到 {unit}。', noUnit: '已拒绝：没有未绑定序列号的设备可用于 {code}。', unknownPackage: '产品 {code} 对应的固件包未加载。请联系工程师。' },
+  audit: { title: '审计日志（工程师操作、批次开始/取消）', export: '导出审计日志（CSV）', none: '暂无审计记录。', at: '时间', role: '角色', actor: '人员', action: '操作', target: '对象', detail: '详情' },
   link: { up: '已连接', down: '工位无法连接', banner: '无法连接到工位。屏幕上的数据已过时；正在自动重连…' },
   banner: { finished: '批次已完成', cancelled: '批次已取消', stopLine: '产线已停止' },
   board: { pass: '通过', fail: '失败', remaining: '剩余', yield: '良率', elapsed: '已用时间', expectedEnd: '预计结束' },
@@ -107,7 +114,7 @@ const zh: DeepString<Messages> = {
   },
   packages: {
     title: '固件包', file: '固件包文件（.bin、.hex、.zip）', version: '目标版本（无描述符的 .bin/.hex）', drop: '将固件包拖放到这里', component: '组件', versionCol: '版本', kind: '类型', size: '大小',
-    signature: '签名', none: '尚未加载固件包。', importing: '正在导入…', loaded: '已加载', sig: { none: '未签名', valid: '有效', invalid: '无效' },
+    signature: '签名', none: '尚未加载固件包。', importing: '正在导入…', loaded: '已加载', sig: { none: '未签名', valid: '有效', invalid: '无效' }, source: '产品 / 文件', importAnyway: '仍然导入（已核对版本）',
   },
   plan: {
     title: '计划', package: '固件包', noPackage: '请先导入固件包。', units: '设备', addSim: '虚拟设备', protocol: '协议', count: '数量', behaviour: '行为',
@@ -125,6 +132,7 @@ const zh: DeepString<Messages> = {
   settings: {
     title: '设置', stationId: '工位 ID', operator: '操作员', language: '语言', bleLimit: '蓝牙适配器连接上限', globalConcurrency: '全局并发', servePort: '浏览器模式端口（0 = 任意）',
     saved: '设置已保存', restartNote: '工位 ID 重启后生效。',
+    station: '工位', engineer: '工程师', newSecret: '新的工程师 PIN 或密码（至少 4 个字符）', setSecret: '设置 PIN/密码', secretSaved: 'PIN/密码已设置（加密存储）', stopAfter: '连续失败 N 台后停线（0 = 关闭；每个批次都适用）', scanMappings: '产品条码', scanMappingsHint: '扫描已映射的条码会选择对应的固件包（及产品配置）。', barcode: '条码', profile: '产品配置 ID（可选）',
   },
   errors: { connection: '与工位的连接已断开，正在重连…' },
   rma: {

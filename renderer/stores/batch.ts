@@ -84,6 +84,21 @@ export function beep(kind: 'finished' | 'cancelled' | 'stopLine'): void {
   }
 }
 
+/** A batch's journaled counts as the grid tallies them (pure): an interrupted batch's unfinished units are interrupted, a paused batch's waiting ones paused. */
+export function shownCounts(b: BatchView): BatchView['counts'] & { paused: number } {
+  const c = { ...b.counts, paused: 0 };
+  if (b.state === 'interrupted') {
+    c.interrupted += c.queued + c.running;
+    c.queued = 0;
+    c.running = 0;
+  } else if (b.state === 'paused') {
+    c.paused = c.queued + c.interrupted;
+    c.queued = 0;
+    c.interrupted = 0;
+  }
+  return c;
+}
+
 export function matchesQuery(job: JobView, q: string): boolean {
   if (!q) return true;
   const needle = q.toLowerCase();

@@ -7,14 +7,14 @@
 // number already bound is refused with a clear message.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { UnitRef } from '../../main/contract/dto.js';
+import type { ErrorView, UnitRef } from '../../main/contract/dto.js';
 import type { ScanMapping } from '../../main/contract/ipc.js';
 import { bridge } from '../bridge.js';
 import { usePackagesStore } from './packages.js';
 import { usePlanStore } from './plan.js';
 
-/** Keys closer together than this are a scanner's (people type ≥ 80 ms apart). */
-export const SCAN_GAP_MS = 35;
+/** Keys closer together than this are a scanner's (people type ≥ 80 ms apart; a loaded machine may stretch a scanner's 5 ms). */
+export const SCAN_GAP_MS = 50;
 /** A burst shorter than this is not a barcode. */
 export const SCAN_MIN_CHARS = 4;
 
@@ -72,13 +72,24 @@ export const useScanStore = defineStore('scan', () => {
   const last = ref<ScanOutcome | null>(null);
   const armedUnitId = ref<string | null>(null);
   const mappings = ref<ScanMapping[]>([]);
-  const profileNote = ref<string | null>(null);
   /** The product profile a product barcode selected (when the station has profiles). */
   const profileId = ref<string | null>(null);
 
+  const error = ref<ErrorView | null>(null);
   async function loadMappings(): Promise<void> {
     const r = await bridge().listScanMappings({});
-    if (r.ok) mappings.value = r.value;
+    if (r.ok) mappings.value = r.value ?? [];
+    else error.value = r.error;
+  }
+  async function saveMappings(list: ScanMapping[]): Promise<boolean> {
+    const r = await bridge().setScanMappings({ mappings: list });
+    if (!r.ok) {
+      error.value = r.error;
+      return false;
+    }
+    error.value = null;
+    mappings.value = r.value;
+    return true;
   }
 
   async function selectProduct(code: string, m: ScanMapping): Promise<ScanOutcome> {
@@ -126,5 +137,33 @@ export const useScanStore = defineStore('scan', () => {
     return { kind: 'bound', unitId: target, code };
   }
 
-  return { box, last, armedUnitId, mappings, profileId, profileNote, loadMappings, submit };
+  /** A serial number typed or scanned into one unit's field: refused when another unit has it. */
+  function bindTo(unitId: string, raw: string): ScanOutcome {
+    const code = raw.trim();
+    const plan = usePlanStore();
+    const holder = Object.entries(plan.serialNumbers).find(([u, sn]) => sn === code && u !== unitId)?.[0];
+    const out: ScanOutcome = holder ? { kind: 'duplicate', code, unitId: holder } : { kind: 'bound', unitId, code };
+    if (!holder && code) plan.bindSerial(unitId, code);
+    last.value = out;
+    return out;
+  }
+  return { bindTo, box, last, armedUnitId, mappings, profileId, error, loadMappings, saveMappings, submit };
 });
+
+/** The operator's sentence for a scan outcome (pure over the translator). */
+export function scanMessage(o: ScanOutcome, t: (key: string, params?: Record<string, string | number>) => string): { ok: boolean; text: string } {
+  switch (o.kind) {
+    case 'bound':
+      return { ok: true, text: t('scan.bound', { code: o.code, unit: o.unitId }) };
+    case 'armed':
+      return { ok: true, text: t('scan.armed', { unit: o.unitId }) };
+    case 'product':
+      return o.profileMissing ? { ok: false, text: t('scan.productNoProfile', { code: o.code, profile: o.profileId ?? '' }) } : { ok: true, text: t('scan.product', { code: o.code }) };
+    case 'duplicate':
+      return { ok: false, text: t('scan.duplicate', { code: o.code, unit: o.unitId }) };
+    case 'noUnit':
+      return { ok: false, text: t('scan.noUnit', { code: o.code }) };
+    case 'unknownPackage':
+      return { ok: false, text: t('scan.unknownPackage', { code: o.code }) };
+  }
+}

@@ -270,4 +270,74 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     expect(await count('passed')).toBe(total);
     expect(await count('interrupted')).toBe(0);
   }, 300_000);
+
+  it('takes barcode scans wherever the focus is, and locks engineer controls until unlocked', async () => {
+    await page.getByTestId('finish-banner-close').click().catch(() => undefined);
+    await page.getByTestId('nav-plan').click();
+    await page.getByTestId('plan-clear').click();
+    await page.getByTestId('sim-count').fill('3');
+    await page.getByTestId('sim-add').click();
+    const rows = page.locator('[data-test=plan-units] tbody tr');
+    await expect.poll(() => rows.count()).toBe(3);
+    const sn = (i: number) => page.getByTestId('sn-input').nth(i).inputValue();
+    const scanMsg = page.getByTestId('scan-msg');
+    // 1. focus on a button: the scan goes to the scan box, and its Enter does not press the button
+    await page.getByTestId('sim-add').focus();
+    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('bound');
+    expect(await rows.count()).toBe(3);
+    expect(await sn(0)).toBe('SN-E2E-0001');
+    // 2. the scan box itself
+    await page.getByTestId('scan-box').focus();
+    await page.keyboard.type('SN-E2E-0002', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => sn(1)).toBe('SN-E2E-0002');
+    // 3. a duplicate is refused with a clear message
+    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('duplicate');
+    expect(await scanMsg.innerText()).toContain('already bound');
+    // 4. focus in another text field: it keeps its own text, the scan goes to the next unit
+    await page.getByTestId('target-input').fill('abc');
+    await page.getByTestId('target-input').focus();
+    await page.keyboard.type('SN-E2E-0003', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => sn(2)).toBe('SN-E2E-0003');
+    expect(await page.getByTestId('target-input').inputValue()).toBe('abc');
+    await page.getByTestId('target-input').fill('');
+    await shootAll(page, 'plan-scanned');
+
+    // Roles: set the engineer PIN, lock, and every engineer control is locked (the API refuses too)
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('engineer-secret').fill('4711');
+    await page.getByTestId('engineer-secret-save').click();
+    await page.getByTestId('engineer-secret-saved').waitFor();
+    await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('engineer');
+    await page.getByTestId('role-lock').click();
+    await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('operator');
+    await page.getByTestId('settings-locked').waitFor();
+    expect(await page.getByTestId('settings-save').isDisabled()).toBe(true);
+    await shootAll(page, 'settings-locked');
+    await page.getByTestId('nav-packages').click();
+    await page.getByTestId('packages-locked').waitFor();
+    expect(await page.getByTestId('package-import').isDisabled()).toBe(true);
+    await page.getByTestId('nav-plan').click();
+    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(true);
+    // unlock with the PIN
+    await page.getByTestId('role-unlock').click();
+    await page.getByTestId('role-secret').fill('4711');
+    await page.getByTestId('role-unlock-ok').click();
+    await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('engineer');
+    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(false);
+    // the audit log in History
+    await page.getByTestId('nav-history').click();
+    await page.getByTestId('audit-log').waitFor();
+    const actions = await page.locator('[data-test=audit-log] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')));
+    expect(actions).toContain('setEngineerSecret');
+    expect(actions).toContain('unlockEngineer');
+    expect(actions).toContain('startBatch');
+    expect(actions).toContain('resumeBatch');
+    await shootAll(page, 'history-audit');
+  }, 300_000);
 });

@@ -15,6 +15,8 @@ import { useConnectionStore } from '../../renderer/stores/connection.js';
 import { useHistoryStore } from '../../renderer/stores/history.js';
 import { freshSimUnits, usePlanStore } from '../../renderer/stores/plan.js';
 import { shortName } from '../../renderer/format.js';
+import { usePackagesStore } from '../../renderer/stores/packages.js';
+import { BurstDetector, scanMessage, unitNamedBy, useScanStore } from '../../renderer/stores/scan.js';
 import { createFakeBridge, makeBatch, makeJob, type FakeBridge } from './ui-fake-bridge.js';
 
 async function sfc(rel: string): Promise<Component> {
@@ -187,7 +189,7 @@ describe('HistoryScreen', () => {
     await flushPromises();
     expect(w.find('[data-test="history-error"]').exists()).toBe(false);
     const row = w.get('[data-batch="B1"]');
-    for (const [k, n] of [['total', 4], ['passed', 1], ['failed', 1], ['interrupted', 1], ['queued', 1], ['skipped', 0], ['cancelled', 0], ['running', 0]] as const) expect(row.get(`[data-test="h-${k}"]`).text(), k).toBe(String(n));
+    for (const [k, n] of [['total', 4], ['passed', 1], ['failed', 1], ['interrupted', 2], ['queued', 0], ['paused', 0], ['skipped', 0], ['cancelled', 0], ['running', 0]] as const) expect(row.get(`[data-test="h-${k}"]`).text(), k).toBe(String(n));
     expect(row.find('[data-test="resume-B1"]').exists()).toBe(true);
     w.unmount();
   });
@@ -216,5 +218,50 @@ describe('BoardView', () => {
     expect(w.get('[data-test="board-end"]').text()).toMatch(/^\d\d:\d\d:\d\d$/);
     expect(shortName({ unit: { unitId: 'serial:/dev/ttyUSB12' } })).toBe('/ttyUSB12'.slice(-8));
     w.unmount();
+  });
+});
+
+describe('scanner', () => {
+  const units = [0, 1, 2].map((i) => ({ unitId: `serial:/dev/ttyUSB${i}`, transport: 'serial' as const, protocol: 'ymodem' as const, address: `/dev/ttyUSB${i}` }));
+
+  it('tells a scanner burst from typing', () => {
+    const d = new BurstDetector();
+    'SN-0001'.split('').forEach((c, i) => d.key(c, 1000 + i * 8));
+    expect(d.enter(1000 + 7 * 8)).toBe('SN-0001');
+    // a person: 150 ms between keys
+    'abcd'.split('').forEach((c, i) => d.key(c, 5000 + i * 150));
+    expect(d.enter(5000 + 4 * 150)).toBeNull();
+    // too short for a barcode
+    'ab'.split('').forEach((c, i) => d.key(c, 9000 + i * 5));
+    expect(d.enter(9010)).toBeNull();
+  });
+
+  it('binds each scan to the next unbound unit, or to the unit a port barcode named, and refuses duplicates', async () => {
+    const plan = usePlanStore();
+    plan.units = units;
+    const scan = useScanStore();
+    expect(await scan.submit('SN-A')).toEqual({ kind: 'bound', unitId: 'serial:/dev/ttyUSB0', code: 'SN-A' });
+    expect(await scan.submit('  SN-B ')).toMatchObject({ kind: 'bound', unitId: 'serial:/dev/ttyUSB1', code: 'SN-B' });
+    expect(await scan.submit('SN-A')).toEqual({ kind: 'duplicate', code: 'SN-A', unitId: 'serial:/dev/ttyUSB0' });
+    expect(plan.serialNumbers['serial:/dev/ttyUSB2']).toBeUndefined();
+    // a barcode naming a port arms that unit; the next serial number goes there and replaces
+    expect(await scan.submit('PORT:/dev/ttyUSB0')).toMatchObject({ kind: 'armed', unitId: 'serial:/dev/ttyUSB0' });
+    expect(await scan.submit('SN-C')).toMatchObject({ kind: 'bound', unitId: 'serial:/dev/ttyUSB0' });
+    expect(plan.serialNumbers['serial:/dev/ttyUSB0']).toBe('SN-C');
+    expect(await scan.submit('SN-D')).toMatchObject({ kind: 'bound', unitId: 'serial:/dev/ttyUSB2' });
+    expect(await scan.submit('SN-E')).toEqual({ kind: 'noUnit', code: 'SN-E' });
+    expect(scanMessage({ kind: 'duplicate', code: 'SN-A', unitId: 'u1' }, (k, p) => `${k}:${JSON.stringify(p)}`).ok).toBe(false);
+    expect(unitNamedBy('mac=AA:BB:CC:DD:EE:FF', [{ unitId: 'ble:aabbccddeeff', transport: 'ble', protocol: 'llsync-ota', address: 'aa:bb:cc:dd:ee:ff' }])?.unitId).toBe('ble:aabbccddeeff');
+  });
+
+  it('selects the mapped package for a product barcode, and says so when the station has no product profiles', async () => {
+    fake.answer('listScanMappings', () => ({ ok: true, value: [{ barcode: 'PRD-42', packageId: 'p1', profileId: 'prof-42' }, { barcode: 'PRD-9', packageId: 'gone' }] }));
+    fake.answer('listPackages', () => ({ ok: true, value: [{ id: 'p1', sourcePath: '/d/packages/0123456789ab-app.zip', format: 'zip', components: [], signature: 'none', loadedAt: '' }] }));
+    const scan = useScanStore();
+    await scan.loadMappings();
+    const out = await scan.submit('PRD-42');
+    expect(out).toMatchObject({ kind: 'product', packageId: 'p1', profileId: 'prof-42', profileMissing: true });
+    expect(usePackagesStore().selectedId).toBe('p1');
+    expect(await scan.submit('PRD-9')).toMatchObject({ kind: 'unknownPackage' });
   });
 });
