@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
 // The one place that touches window.station: the preload's bridge in the desktop app, or the
-// WebSocket client in browser mode. Stores call bridge(); tests install a fake one.
-import type { StationBridge } from '../main/contract/ipc.js';
+// WebSocket client in browser mode. Stores call bridge(); tests install a fake one. Also owns
+// the link state (connected or not) that the connection store shows and resyncs on.
+import { STATION_METHODS, type StationBridge, type StationMethod } from '../main/contract/ipc.js';
 import { createWsBridge } from './ws-bridge.js';
 
 declare global {
@@ -11,18 +12,46 @@ declare global {
 }
 
 let current: StationBridge | null = null;
+let wrapped: StationBridge | null = null;
+let engineerToken: string | null = null;
+const linkListeners = new Set<(connected: boolean) => void>();
 
 export function installBridge(b: StationBridge): void {
   current = b;
+  wrapped = null;
+}
+
+/** The engineer session (issue 13 §4): sent with every call while set; the station checks it. */
+export function setEngineerToken(token: string | null): void {
+  engineerToken = token;
+}
+
+function withToken(inner: StationBridge): StationBridge {
+  const out: Record<string, unknown> = { onBatchEvent: inner.onBatchEvent.bind(inner) };
+  for (const m of STATION_METHODS) {
+    out[m] = (req: unknown) => (inner[m as StationMethod] as (r: unknown) => unknown)(engineerToken ? { ...(req as object), engineerToken } : req);
+  }
+  return out as StationBridge;
+}
+
+/** Tells listeners the link to the station went up or down (the WebSocket client, or tests). */
+export function reportLink(connected: boolean): void {
+  for (const fn of [...linkListeners]) fn(connected);
+}
+
+/** Subscribes to link changes; returns the unsubscribe. The desktop IPC link never goes down. */
+export function onLink(fn: (connected: boolean) => void): () => void {
+  linkListeners.add(fn);
+  return () => linkListeners.delete(fn);
 }
 
 export function bridge(): StationBridge {
-  if (current) return current;
+  if (current) return (wrapped ??= withToken(current));
   if (window.station) current = window.station;
   else {
     const token = new URLSearchParams(window.location.search).get('token') ?? '';
     const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-    current = createWsBridge(`${scheme}://${window.location.host}/ws?token=${encodeURIComponent(token)}`);
+    current = createWsBridge(`${scheme}://${window.location.host}/ws?token=${encodeURIComponent(token)}`, (s) => reportLink(s.connected));
   }
-  return current;
+  return (wrapped ??= withToken(current));
 }

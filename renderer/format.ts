@@ -26,3 +26,10 @@ export function durationSec(startedAt?: string, endedAt?: string): number | null
   if (!startedAt || !endedAt) return null;
   return Math.max(0, (Date.parse(endedAt) - Date.parse(startedAt)) / 1000);
 }
+
+/** A unit's short name for the board: the number after '#', else the last 8 characters. */
+export function shortName(j: { unit: { name?: string; unitId: string } }): string {
+  const name = j.unit.name ?? j.unit.unitId;
+  const m = /#\s*(\d+)$/.exec(name);
+  return m ? m[1]! : name.length > 8 ? name.slice(-8) : name;
+}

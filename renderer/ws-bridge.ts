@@ -11,6 +11,7 @@ const METHODS: { [M in StationMethod]: true } = {
   createBatch: true, startBatch: true, pauseBatch: true, resumeBatch: true, cancelBatch: true, cancelJob: true, retryJob: true,
   listBatches: true, getBatch: true, jobDetail: true, searchJobs: true, exportReport: true, getSettings: true, setSettings: true,
   recoverUnit: true, rmaStatus: true, listRmaJobs: true, rmaDetail: true,
+  listScanMappings: true, setScanMappings: true, roleStatus: true, unlockEngineer: true, lockEngineer: true, setEngineerSecret: true, setStopAfterFailures: true, listAudit: true,
 };
 const RECONNECT_MS = 1000;
 

@@ -5,6 +5,7 @@
  * a child process (main/host/): this thread only serves HTTP and the WebSocket.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { Engine } from '../engine/engine.js';
 import { openSettings } from '../engine/settings/settings.js';
 import { startEngineProcess } from '../host/engine-process.js';
@@ -47,7 +48,16 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
     api = host.api;
     closeEngine = () => host.close();
   }
-  const server = await startStationServer({ api, staticDir, port: o.port ?? settings.get('serveport'), host: o.remote ? '0.0.0.0' : '127.0.0.1' });
+  // The same URL after a restart (token kept in the data dir, the last port tried first when any
+  // port will do), so an open page reconnects and resyncs by itself.
+  const last = readServeState(o.dataDir);
+  const wanted = o.port ?? settings.get('serveport');
+  const serverOpts = { api, staticDir, host: o.remote ? '0.0.0.0' : '127.0.0.1', token: last.token };
+  const server = await startStationServer({ ...serverOpts, port: wanted || last.port || 0 }).catch((e: NodeJS.ErrnoException) => {
+    if (wanted || !last.port || e.code !== 'EADDRINUSE') throw e;
+    return startStationServer({ ...serverOpts, port: 0 });
+  });
+  writeServeState(o.dataDir, { token: server.token, port: server.port });
   if (o.remote) process.stderr.write('remote access is on: anyone on the network with the URL (and its token) can operate this station\n');
   process.stdout.write(`Flashline station UI: ${server.url}\n`);
   if (o.json) process.stdout.write(JSON.stringify({ url: server.url, port: server.port }) + '\n');
@@ -58,4 +68,24 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
   await server.close();
   await closeEngine();
   return 0;
+}
+
+interface ServeState {
+  token?: string;
+  port?: number;
+}
+const SERVE_STATE = 'serve-state.json';
+function readServeState(dataDir: string): ServeState {
+  try {
+    const v = JSON.parse(fs.readFileSync(path.join(dataDir, SERVE_STATE), 'utf8')) as ServeState;
+    return {
+      ...(typeof v.token === 'string' && /^[\w-]{16,64}$/.test(v.token) ? { token: v.token } : {}),
+      ...(Number.isInteger(v.port) && v.port! > 0 && v.port! < 65536 ? { port: v.port } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+function writeServeState(dataDir: string, v: ServeState): void {
+  fs.writeFileSync(path.join(dataDir, SERVE_STATE), JSON.stringify(v), { mode: 0o600 });
 }

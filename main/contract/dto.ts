@@ -146,6 +146,12 @@ export interface SimUnitOptions {
   serialNumber?: string;
   link?: Partial<SimLinkModel>;
   batteryPct?: number;
+  /**
+   * Which virtual device this is: units with the same id but another instance are different
+   * devices with their own memory (the UI gives each batch fresh ones unless asked to keep them).
+   * Absent: the device is the unit id's, shared by every batch (the CLI's default).
+   */
+  instance?: string;
 }
 
 export interface PlanPolicy {

@@ -114,11 +114,43 @@ export interface RmaDetailView {
   reportRow: Record<string, unknown>;
 }
 
+/** An engineer's mapping of a product/recipe barcode to a package (and product profile) (issue 13 §3). */
+export interface ScanMapping {
+  barcode: string;
+  packageId: string;
+  /** A product profile id (stations with product profiles); absent = the package alone. */
+  profileId?: string;
+}
+
+export type Role = 'operator' | 'engineer';
+
+export interface RoleView {
+  role: Role;
+  /** False until an engineer PIN/password is set: then engineer actions are open (first set-up). */
+  secretSet: boolean;
+  /** Stop-the-line threshold the engineer set (failures in a row, 0 = off). */
+  stopAfterFailures: number;
+  /** After unlock (or setting the secret): the session token to send as `engineerToken` on engineer calls. */
+  token?: string;
+}
+
+/** One line of the audit log (engineer actions, batch start/cancel), as the journal keeps it. */
+export interface AuditEntryView {
+  seq: number;
+  at: string;
+  role: Role;
+  actor: string;
+  action: string;
+  /** What it was about (batch id, package id, setting names…). */
+  target?: string;
+  detail?: string;
+}
+
 /** method name → request and response. The IPC channel is `station:` + the method name. */
 export interface StationMethods {
   stationInfo: { req: Record<string, never>; res: StationInfo };
   errorTexts: { req: { codes: string[] }; res: Record<string, { en: string; 'zh-CN': string }> };
-  importPackage: { req: { fileName: string; dataBase64: string; version?: string }; res: PackageInfo };
+  importPackage: { req: { fileName: string; dataBase64: string; version?: string; /** The operator confirmed a version warning (PACKAGE_VERSION_CONFLICT / PACKAGE_SAME_IMAGE). */ confirm?: boolean }; res: PackageInfo };
   listPackages: { req: Record<string, never>; res: PackageInfo[] };
   resolveTargets: { req: { targets: string[] }; res: UnitRef[] };
   scanUnits: { req: Record<string, never>; res: ScanResult };
@@ -143,6 +175,21 @@ export interface StationMethods {
   listRmaJobs: { req: { ticket?: string }; res: JobView[] };
   /** What the journal keeps for one RMA job: ticket, technician, probe, the full raw trace and the report row. */
   rmaDetail: { req: { jobId: string }; res: RmaDetailView };
+  /** Barcode → package/profile mappings for the scan box (issue 13 §3). */
+  listScanMappings: { req: Record<string, never>; res: ScanMapping[] };
+  /** Engineer only: replace the mappings. */
+  setScanMappings: { req: { mappings: ScanMapping[] }; res: ScanMapping[] };
+  /** Who this client acts as (issue 13 §4). Operator by default; engineer after `unlockEngineer`. */
+  roleStatus: { req: Record<string, never>; res: RoleView };
+  /** Engineer PIN/password → engineer role for this client (until `lockEngineer`). */
+  unlockEngineer: { req: { secret: string }; res: RoleView };
+  lockEngineer: { req: Record<string, never>; res: RoleView };
+  /** Engineer only (or the first set-up): set the PIN/password (stored as a scrypt hash). */
+  setEngineerSecret: { req: { secret: string }; res: RoleView };
+  /** Engineer only: the stop-the-line threshold every new batch gets. */
+  setStopAfterFailures: { req: { failures: number }; res: RoleView };
+  /** The audit log, newest first. */
+  listAudit: { req: { limit?: number }; res: AuditEntryView[] };
 }
 
 export type StationMethod = keyof StationMethods;
@@ -155,6 +202,7 @@ export const STATION_METHODS = [
   'createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob',
   'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
   'recoverUnit', 'rmaStatus', 'listRmaJobs', 'rmaDetail',
+  'listScanMappings', 'setScanMappings', 'roleStatus', 'unlockEngineer', 'lockEngineer', 'setEngineerSecret', 'setStopAfterFailures', 'listAudit',
 ] as const satisfies readonly StationMethod[];
 
 // Compile-time check that the list above names every method (a missing one makes this `never`).

@@ -181,7 +181,47 @@ export class Engine {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `${digest}-${base}`);
     if (!fs.existsSync(file)) fs.writeFileSync(file, bytes);
-    return this.loadPackage(file, opts);
+    const info = await this.loadPackage(file, opts);
+    // What the next start needs to load it again the same way (restorePackages).
+    fs.writeFileSync(`${file}.import.json`, JSON.stringify({ fileName: base, version: opts.version ?? null, importedAt: new Date().toISOString() }));
+    return info;
+  }
+
+  private restoring: Promise<string[]> | null = null;
+  /**
+   * Loads again the packages imported into dataDir/packages/ before this start (oldest first, so
+   * the list stays newest first), with the version typed at import. Runs once; later calls share
+   * the result: the files that could not be loaded, with why (a changed or damaged file).
+   */
+  restorePackages(): Promise<string[]> {
+    this.restoring ??= (async () => {
+      const dir = path.join(this.opts.dataDir, 'packages');
+      if (!fs.existsSync(dir)) return [];
+      const problems: string[] = [];
+      const metas = fs.readdirSync(dir).filter((f) => f.endsWith('.import.json'));
+      const entries = metas
+        .map((m) => {
+          try {
+            const meta = JSON.parse(fs.readFileSync(path.join(dir, m), 'utf8')) as { version?: string | null; importedAt?: string };
+            return { file: path.join(dir, m.slice(0, -'.import.json'.length)), version: meta.version ?? undefined, at: meta.importedAt ?? '' };
+          } catch (e) {
+            problems.push(`${m}: ${(e as Error).message}`);
+            return null;
+          }
+        })
+        .filter((e): e is { file: string; version: string | undefined; at: string } => !!e)
+        .sort((a, b) => a.at.localeCompare(b.at));
+      for (const e of entries) {
+        try {
+          const loaded = await loadPackage(e.file, { version: e.version });
+          if (!this.packages.has(loaded.info.id)) this.packages.set(loaded.info.id, loaded);
+        } catch (err) {
+          problems.push(`${path.basename(e.file)}: ${(err as Error).message}`);
+        }
+      }
+      return problems;
+    })();
+    return this.restoring;
   }
 
   // ---- product profiles (issue 9 §9) ------------------------------------------------------

@@ -65,6 +65,11 @@ const CATALOG = {
   JOB_CANCELLED: { result: 'cancelled', retryable: false, stage: 'none', en: 'Cancelled by the operator.', zh: '操作员已取消。' },
   STATION_INTERRUPTED: { result: 'station_error', retryable: true, stage: 'connect', en: 'The station stopped during this upgrade. Resume the batch to continue.', zh: '升级过程中工位停止运行。请继续批次以完成升级。' },
   CONFIG_INVALID: { result: 'station_error', retryable: false, stage: 'none', en: 'The plan or settings are invalid. Ask an engineer to check them.', zh: '计划或设置无效。请联系工程师检查。' },
+  // operator floor (issue 13 §4)
+  ROLE_ENGINEER_REQUIRED: { result: 'policy_blocked', retryable: false, stage: 'none', en: 'Only an engineer can change this. Ask an engineer to unlock the station.', zh: '只有工程师可以修改此项。请工程师解锁工位。' },
+  ROLE_BAD_SECRET: { result: 'policy_blocked', retryable: true, stage: 'none', en: 'Wrong engineer PIN or password.', zh: '工程师 PIN 或密码错误。' },
+  PACKAGE_VERSION_CONFLICT: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The version you typed is not the version inside the image. Check it; confirm only if you are sure.', zh: '输入的版本与固件内的版本不一致。请核对；确定无误后再确认导入。' },
+  PACKAGE_SAME_IMAGE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'This image is already loaded under another version. Confirm to replace that version, or import the right file.', zh: '该固件已以另一个版本加载。确认后将替换该版本，或请导入正确的文件。' },
   INTERNAL: { result: 'station_error', retryable: false, stage: 'none', en: 'Station software error. Export the log and report it.', zh: '工位软件错误。请导出日志并报告。' },
   // quecthing-sota (issue 4): the station plays the Quectel module; raw event code in deviceCode
   SOTA_READ_TIMEOUT: { result: 'timeout', retryable: true, stage: 'transfer', en: 'The unit stopped reading the firmware. Check the cable and power, then retry.', zh: '设备停止读取固件。请检查线缆和供电后重试。' },

@@ -7,7 +7,10 @@
 import crypto from 'node:crypto';
 import type { BatchEvent, JobView, Lang, Plan, ProtocolId, SimBehaviour, TransportKind, UnitRef } from '../contract/dto.js';
 import { PROTOCOL_IDS } from '../contract/dto.js';
-import type { ExportedReport, Req, Res, Result, RmaDetailView, RmaRequest, RmaRunView, StationMethod, StationSettingsView } from '../contract/ipc.js';
+import type { AuditEntryView, ExportedReport, Req, Res, Result, RmaDetailView, RmaRequest, RmaRunView, Role, RoleView, ScanMapping, StationMethod, StationSettingsView } from '../contract/ipc.js';
+import { findAppVersion, UNKNOWN_VERSION } from '../engine/device/app-descriptor.js';
+import type { StationSettings } from '../engine/settings/settings.js';
+import { ENGINEER_METHODS, EngineerSessions, hashSecret, MAX_SECRET, MIN_SECRET, OPERATOR_SETTINGS, verifySecret } from './roles.js';
 import type { Engine } from '../engine/engine.js';
 import { errorView, isStationErrorCode, operatorText, RESULT_TEXT, StationError, toStationError } from '../engine/errors.js';
 import { buildReport } from '../engine/report/index.js';
@@ -33,9 +36,18 @@ const SERIAL_PATH_RE = /^(\/[\w.+\/-]+|COM\d{1,3}|\\\\\.\\[\w.-]+)$/;
 const SETTINGS_KEYS = ['stationId', 'operator', 'language', 'bleAdapterLimit', 'globalConcurrency', 'serveport'] as const;
 
 export interface SettingsStore {
-  get<K extends keyof StationSettingsView>(key: K): StationSettingsView[K];
-  set(values: Partial<StationSettingsView>): void;
+  get<K extends keyof StationSettings>(key: K): StationSettings[K];
+  set(values: Partial<StationSettings>): void;
 }
+
+/** Who made a call: the engineer role needs a live session token (issue 13 §4). */
+interface CallCtx {
+  role: Role;
+  token?: string;
+}
+/** Methods whose calls go to the audit log besides every engineer method (issue 13 §4). */
+const AUDITED: ReadonlySet<StationMethod> = new Set<StationMethod>(['createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob', 'unlockEngineer', 'lockEngineer']);
+const MAX_MAPPINGS = 500;
 
 export interface ApiDeps {
   engine: Engine;
@@ -117,6 +129,7 @@ export function validateUnit(v: unknown, i: number): UnitRef {
       initialVersion: str(s.initialVersion, `units[${i}].sim.initialVersion`, 32),
       ...(s.serialNumber !== undefined ? { serialNumber: str(s.serialNumber, `units[${i}].sim.serialNumber`, 64) } : {}),
       ...(s.batteryPct !== undefined ? { batteryPct: int(s.batteryPct, `units[${i}].sim.batteryPct`, 0, 100) } : {}),
+      ...(s.instance !== undefined ? { instance: str(s.instance, `units[${i}].sim.instance`, 64) } : {}),
       ...(s.link !== undefined
         ? {
             link: Object.fromEntries(
@@ -329,7 +342,48 @@ export function createStationApi(deps: ApiDeps): StationApi {
     };
   }
 
-  const impl: { [M in StationMethod]: (req: unknown) => Res<M> | Promise<Res<M>> } = {
+  const sessions = new EngineerSessions();
+  const roleView = (ctx: CallCtx, token?: string): RoleView => ({
+    role: ctx.role,
+    secretSet: !!settings.get('engineerSecret'),
+    stopAfterFailures: settings.get('stopAfterFailures') ?? 0,
+    ...(token ? { token } : {}),
+  });
+  /** The stop-the-line threshold the engineer set applies to every batch an operator creates. */
+  function enforceStopTheLine(plan: ReturnType<typeof validatePlan>, ctx: CallCtx): ReturnType<typeof validatePlan> {
+    const threshold = settings.get('stopAfterFailures') ?? 0;
+    if (threshold <= 0 || ctx.role === 'engineer') return plan;
+    const given = plan?.stopTheLine?.consecutiveFailures;
+    return { ...plan, stopTheLine: { ...plan?.stopTheLine, consecutiveFailures: Math.min(given ?? threshold, threshold) } };
+  }
+  /** Refuses a typed version that contradicts the image's own, and a known image under another version, unless confirmed. */
+  function checkImport(fileName: string, bytes: Uint8Array, version: string | undefined, confirm: boolean): void {
+    if (confirm) return;
+    const bare = /\.(bin)$/i.test(fileName);
+    const own = bare ? findAppVersion(bytes) : UNKNOWN_VERSION;
+    if (version && own !== UNKNOWN_VERSION && own !== version) {
+      throw new StationError('PACKAGE_VERSION_CONFLICT', `the typed version ${version} is not the image's own version ${own}`);
+    }
+    if (!bare) return;
+    const sha = crypto.createHash('sha256').update(bytes).digest('hex');
+    const target = version ?? (own !== UNKNOWN_VERSION ? own : undefined);
+    for (const p of engine.listPackages()) {
+      const c = p.components.find((x) => x.sha256 === sha);
+      if (c && target && c.version !== target) throw new StationError('PACKAGE_SAME_IMAGE', `this image is already loaded as version ${c.version} (package ${p.id}); importing it as ${target} would replace that`);
+    }
+  }
+  function auditTarget(method: StationMethod, req: Record<string, unknown>, value: unknown): { target?: string; detail?: string } {
+    const v = value as Record<string, unknown> | null;
+    if (method === 'importPackage') return { target: typeof v?.id === 'string' ? v.id : undefined, detail: `${String(req.fileName)}${req.version ? ` version ${String(req.version)}` : ''}${req.confirm ? ' (confirmed)' : ''}` };
+    if (method === 'createBatch') return { target: typeof v?.batchId === 'string' ? v.batchId : undefined, detail: `package ${String(req.packageId)}, ${Array.isArray(req.units) ? req.units.length : 0} units` };
+    if (method === 'setSettings') return { detail: Object.keys(req).join(', ') };
+    if (method === 'setScanMappings') return { detail: `${Array.isArray(req.mappings) ? req.mappings.length : 0} mappings` };
+    if (method === 'setStopAfterFailures') return { detail: String(req.failures) };
+    if (typeof req.batchId === 'string') return { target: req.batchId, ...(typeof req.jobId === 'string' ? { detail: req.jobId } : {}) };
+    return {};
+  }
+
+  const impl: { [M in StationMethod]: (req: unknown, ctx: CallCtx) => Res<M> | Promise<Res<M>> } = {
     stationInfo: () => ({
       stationId: engine.stationId,
       operator: engine.operator,
@@ -348,23 +402,31 @@ export function createStationApi(deps: ApiDeps): StationApi {
     importPackage: (req) => {
       const r = obj(req);
       const fileName = str(r.fileName, 'fileName');
-      const version = optStr(r.version, 'version', 32);
-      return engine.importPackageBytes(fileName, decodeBase64(r.dataBase64), { version: version?.trim() || undefined });
+      const version = optStr(r.version, 'version', 32)?.trim() || undefined;
+      if (r.confirm !== undefined && typeof r.confirm !== 'boolean') throw bad('confirm must be true or false');
+      const bytes = decodeBase64(r.dataBase64);
+      checkImport(fileName, bytes, version, r.confirm === true);
+      return engine.importPackageBytes(fileName, bytes, { version });
     },
-    listPackages: () => engine.listPackages(),
+    listPackages: async () => {
+      // Packages imported before the station restarted come back from the data dir first.
+      await engine.restorePackages();
+      return engine.listPackages();
+    },
     resolveTargets: (req) => {
       const targets = strList(obj(req).targets, 'targets', MAX_TARGETS) ?? [];
       return parseTargets(targets);
     },
     scanUnits: async () => ({ serial: await listSerialPorts(), ble: bleAdapterState() }),
-    createBatch: (req) => {
+    createBatch: async (req, ctx) => {
+      await engine.restorePackages();
       const r = obj(req);
       if (!Array.isArray(r.units) || r.units.length > MAX_UNITS_PER_BATCH) throw bad(`units must be a list of at most ${MAX_UNITS_PER_BATCH}`);
       return engine.createBatch({
         packageId: str(r.packageId, 'packageId'),
         units: r.units.map(validateUnit),
         component: optStr(r.component, 'component', 64),
-        plan: validatePlan(r.plan),
+        plan: enforceStopTheLine(validatePlan(r.plan), ctx),
       });
     },
     startBatch: (req) => (engine.startBatch(batchId(req)), null),
@@ -419,6 +481,52 @@ export function createStationApi(deps: ApiDeps): StationApi {
       return [...engine.journal.jobsByTicket(ticket), ...recent.filter((j) => j.rmaTicket?.toLowerCase().includes(needle))].filter((j) => !seen.has(j.jobId) && !!seen.add(j.jobId));
     },
     rmaDetail: (req) => rmaDetail(str(obj(req).jobId, 'jobId', 160)),
+    listScanMappings: () => settings.get('scanMappings') ?? [],
+    setScanMappings: (req) => {
+      const list = obj(req).mappings;
+      if (!Array.isArray(list) || list.length > MAX_MAPPINGS) throw bad(`mappings must be a list of at most ${MAX_MAPPINGS}`);
+      const seen = new Set<string>();
+      const mappings: ScanMapping[] = list.map((m, i) => {
+        const o = obj(m, `mappings[${i}]`);
+        const barcode = str(o.barcode, `mappings[${i}].barcode`, 128).trim();
+        if (seen.has(barcode)) throw bad(`barcode ${barcode} is mapped twice`);
+        seen.add(barcode);
+        const packageId = str(o.packageId, `mappings[${i}].packageId`);
+        const profileId = optStr(o.profileId, `mappings[${i}].profileId`, 128);
+        return { barcode, packageId, ...(profileId ? { profileId } : {}) };
+      });
+      settings.set({ scanMappings: mappings });
+      return mappings;
+    },
+    roleStatus: (_req, ctx) => roleView(ctx),
+    unlockEngineer: (req) => {
+      const secret = str(obj(req).secret, 'secret', MAX_SECRET);
+      const stored = settings.get('engineerSecret');
+      if (!stored) throw new StationError('ROLE_BAD_SECRET', 'no engineer PIN/password is set on this station yet (set one in Settings)');
+      if (sessions.lockedOut()) throw new StationError('ROLE_BAD_SECRET', 'too many wrong attempts; wait 30 s');
+      if (!verifySecret(secret, stored)) {
+        sessions.failed();
+        throw new StationError('ROLE_BAD_SECRET', 'wrong engineer PIN or password');
+      }
+      return roleView({ role: 'engineer' }, sessions.open());
+    },
+    lockEngineer: (_req, ctx) => {
+      sessions.close(ctx.token);
+      return roleView({ role: 'operator' });
+    },
+    setEngineerSecret: (req) => {
+      const secret = str(obj(req).secret, 'secret', MAX_SECRET);
+      if (secret.length < MIN_SECRET) throw bad(`the PIN/password needs at least ${MIN_SECRET} characters`);
+      settings.set({ engineerSecret: hashSecret(secret) });
+      // Every other engineer session ends with the old secret.
+      sessions.closeAll();
+      return roleView({ role: 'engineer' }, sessions.open());
+    },
+    setStopAfterFailures: (req, ctx) => {
+      settings.set({ stopAfterFailures: int(obj(req).failures, 'failures', 0, 1000) });
+      return roleView(ctx);
+    },
+    listAudit: (req) => engine.journal.listAudit(optInt(obj(req).limit, 'limit', 1, 5000) ?? 200) as AuditEntryView[],
     getSettings: () => settingsView(),
     setSettings: (req) => {
       const values = validateSettings(req);
@@ -428,9 +536,46 @@ export function createStationApi(deps: ApiDeps): StationApi {
     },
   };
 
-  const handlers = Object.fromEntries(
-    Object.entries(impl).map(([m, fn]) => [m, (req: unknown) => wrap(() => (fn as (r: unknown) => unknown)(req))]),
-  ) as Handlers;
+  /**
+   * Every call: the engineer token (if any) is taken off the request and checked; engineer-only
+   * methods refuse operators once an engineer secret is set; audited calls are journaled.
+   */
+  async function call(method: StationMethod, raw: unknown): Promise<Result<unknown>> {
+    let req = raw;
+    let token: string | undefined;
+    if (raw && typeof raw === 'object' && !Array.isArray(raw) && 'engineerToken' in raw) {
+      const { engineerToken, ...rest } = raw as Record<string, unknown>;
+      token = typeof engineerToken === 'string' ? engineerToken : undefined;
+      req = rest;
+    }
+    const ctx: CallCtx = { role: sessions.check(token) ? 'engineer' : 'operator', ...(token ? { token } : {}) };
+    const secretSet = !!settings.get('engineerSecret');
+    const result = await wrap(() => {
+      if (ENGINEER_METHODS.has(method) && ctx.role !== 'engineer' && secretSet) {
+        const operatorOnly = method === 'setSettings' && Object.keys(obj(req)).every((k) => OPERATOR_SETTINGS.has(k));
+        if (!operatorOnly) throw new StationError('ROLE_ENGINEER_REQUIRED', `${method} needs the engineer role`);
+      }
+      return (impl[method] as (r: unknown, c: CallCtx) => unknown)(req, ctx);
+    });
+    const engineerAction = ENGINEER_METHODS.has(method) && !(method === 'setSettings' && Object.keys(obj(req)).every((k) => OPERATOR_SETTINGS.has(k)));
+    if (engineerAction || AUDITED.has(method)) {
+      try {
+        const r = req && typeof req === 'object' ? (req as Record<string, unknown>) : {};
+        const role: Role = method === 'unlockEngineer' ? (result.ok ? 'engineer' : 'operator') : ctx.role === 'engineer' || (engineerAction && !secretSet) ? 'engineer' : 'operator';
+        engine.journal.audit({
+          role,
+          actor: settings.get('operator'),
+          action: result.ok ? method : `${method} refused`,
+          ...auditTarget(method, r, result.ok ? result.value : null),
+          ...(result.ok ? {} : { detail: `${result.error.code}: ${result.error.message}`.slice(0, 500) }),
+        });
+      } catch {
+        // The journal is closing (station shutting down): the call's own result still stands.
+      }
+    }
+    return result;
+  }
+  const handlers = Object.fromEntries(Object.keys(impl).map((m) => [m, (req: unknown) => call(m as StationMethod, req)])) as Handlers;
 
   return {
     handlers,

@@ -3,6 +3,7 @@ import { defineStore } from 'pinia';
 import { ref, shallowRef } from 'vue';
 import type { ErrorView, TraceLine, TransitionView } from '../../main/contract/dto.js';
 import { bridge } from '../bridge.js';
+import { browserDownload } from './reports.js';
 
 /** Printable ASCII of a hex string, dots elsewhere (pure). */
 export function decodeHex(hex: string): string {
@@ -56,5 +57,16 @@ export const useDetailStore = defineStore('detail', () => {
     transitions.value = [];
     trace.value = [];
   }
-  return { jobId, transitions, trace, loading, error, open, reload, close };
+  /** The unit's log (timeline and raw trace) as a text file, for "Export log" wherever a message asks for it. */
+  async function exportLog(id: string, download: (fileName: string, mime: string, content: string) => void = browserDownload): Promise<boolean> {
+    const r = await bridge().jobDetail({ jobId: id });
+    if (!r.ok) {
+      error.value = r.error;
+      return false;
+    }
+    const lines = [`# log of ${id}`, '## timeline', ...r.value.transitions.map((t) => `${t.at} ${t.from} -> ${t.to} attempt ${t.attempt} bytes ${t.progressBytes}${t.result ? ` ${t.result}` : ''}${t.errorCode ? ` ${t.errorCode}` : ''}${t.message ? ` ${t.message}` : ''}`), traceText(id, r.value.trace)];
+    download(`${id}.log.txt`, 'text/plain', lines.join('\n') + '\n');
+    return true;
+  }
+  return { jobId, transitions, trace, loading, error, open, reload, close, exportLog };
 });

@@ -1,9 +1,9 @@
 // The plan being built: target strings (resolved by the station, so sim ids never collide),
 // serial numbers bound by barcode, lists, gate, policy, caps, retries, stop-the-line.
 import { defineStore } from 'pinia';
-import { computed, reactive, ref } from 'vue';
+import { computed, reactive, ref, shallowRef } from 'vue';
 import type { BatchView, ErrorView, Plan, UnitRef } from '../../main/contract/dto.js';
-import type { ScanResult } from '../../main/contract/ipc.js';
+import type { PlanInput, ScanResult } from '../../main/contract/ipc.js';
 import { bridge } from '../bridge.js';
 
 export interface PlanForm {
@@ -17,7 +17,29 @@ export interface PlanForm {
   retries: number;
   backoffMs: number;
   stopAfterFailures: number | null;
+  /** Keep the virtual units' memory (version, counters) from earlier batches; off = fresh devices per batch. */
+  keepSimState: boolean;
 }
+
+/** A short id for one batch's virtual devices (pure apart from randomness). */
+export function newSimInstance(): string {
+  return Math.random().toString(36).slice(2, 8);
+}
+
+/**
+ * Virtual units for a new batch (pure): unless asked to keep their state, each gets fresh devices
+ * (a new instance) and a serial number no earlier batch used; a barcode-bound serial number stays.
+ */
+export function freshSimUnits(units: UnitRef[], instance: string, bound: ReadonlySet<string> = new Set()): UnitRef[] {
+  return units.map((u) => {
+    if (!u.sim) return u;
+    const sn = bound.has(u.unitId) ? u.serialNumber : `${u.sim.serialNumber ?? u.serialNumber ?? u.unitId}-${instance}`;
+    return { ...u, ...(sn ? { serialNumber: sn } : {}), sim: { ...u.sim, instance, ...(sn ? { serialNumber: sn } : {}) } };
+  });
+}
+
+/** Stop-the-line is on by default: the batch pauses after this many failures in a row. */
+export const DEFAULT_STOP_AFTER_FAILURES = 5;
 
 export function splitList(text: string): string[] {
   return text.split(/[\s,;]+/).map((s) => s.trim()).filter(Boolean);
@@ -50,7 +72,7 @@ export const usePlanStore = defineStore('plan', () => {
   const scanning = ref(false);
   const form = reactive<PlanForm>({
     allowText: '', denyText: '', skipIfAtTarget: true, minBatteryPct: null, minRssiDbm: null,
-    globalConcurrency: 64, perBleAdapter: 6, retries: 2, backoffMs: 300, stopAfterFailures: null,
+    globalConcurrency: 64, perBleAdapter: 6, retries: 2, backoffMs: 300, stopAfterFailures: DEFAULT_STOP_AFTER_FAILURES, keepSimState: false,
   });
 
   const boundUnits = computed<UnitRef[]>(() =>
@@ -92,15 +114,29 @@ export const usePlanStore = defineStore('plan', () => {
     else error.value = r.error;
   }
 
-  async function createBatch(packageId: string): Promise<BatchView | null> {
-    const r = await bridge().createBatch({ packageId, units: boundUnits.value, plan: planFromForm(form) });
+  /** The last plan that made a batch, for "Repeat last plan" (same package, units and settings). */
+  const lastInput = shallowRef<PlanInput | null>(null);
+
+  async function createFrom(input: PlanInput): Promise<BatchView | null> {
+    const r = await bridge().createBatch(input);
     if (!r.ok) {
       error.value = r.error;
       return null;
     }
     error.value = null;
+    lastInput.value = input;
     return r.value;
   }
+  const simUnits = (list: UnitRef[], bound: ReadonlySet<string>) => (form.keepSimState ? list : freshSimUnits(list, newSimInstance(), bound));
+  /** The plan's units as resolved (before fresh instances and barcodes), for repeating the plan. */
+  let lastBase: UnitRef[] = [];
+  const createBatch = (packageId: string) => ((lastBase = units.value.slice()), createFrom({ packageId, units: simUnits(boundUnits.value, new Set(Object.keys(serialNumbers.value))), plan: planFromForm(form) }));
+  /** A new batch from the last plan; serial numbers bound by barcode belong to the old units and are dropped. */
+  async function repeatLast(): Promise<BatchView | null> {
+    const last = lastInput.value;
+    if (!last) return null;
+    return createFrom({ ...last, units: simUnits(lastBase, new Set()) });
+  }
 
-  return { targets, units, boundUnits, serialNumbers, error, scan, scanning, form, resolve, addTarget, addSim, removeTarget, clear, bindSerial, scanUnits, createBatch };
+  return { targets, units, boundUnits, serialNumbers, error, scan, scanning, form, lastInput, resolve, addTarget, addSim, removeTarget, clear, bindSerial, scanUnits, createBatch, repeatLast };
 });

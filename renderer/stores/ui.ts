@@ -1,4 +1,4 @@
-// Which screen is shown; plain UI state, no bridge calls.
+// Which screen is shown and how the batch is shown (grid or big board); plain UI state, no bridge calls.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 
@@ -7,6 +7,7 @@ export const SCREENS: readonly Screen[] = ['batch', 'packages', 'plan', 'history
 
 export const useUiStore = defineStore('ui', () => {
   const screen = ref<Screen>('packages');
+  const view = ref<'grid' | 'board'>('grid');
   const go = (s: Screen) => (screen.value = s);
-  return { screen, go };
+  return { screen, view, go };
 });

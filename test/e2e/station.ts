@@ -66,3 +66,37 @@ export function saveShot(name: string, png: Buffer, forReadme = false): void {
     fs.writeFileSync(path.join(README_SHOTS, name), png);
   }
 }
+
+export const VIEWPORTS = [
+  { width: 1920, height: 1080 },
+  { width: 1366, height: 768 },
+] as const;
+export const LANGS = ['en', 'zh-CN'] as const;
+
+/**
+ * Screenshots of the current screen in both languages at both viewports, named
+ * `NAME-LANG-WxH.png`; the 1366×768 ones also refresh the README copies when asked for.
+ * Leaves the page in English at the first viewport.
+ */
+export async function shootAll(page: import('playwright-core').Page, name: string, forReadme = true): Promise<string[]> {
+  const names: string[] = [];
+  for (const lang of LANGS) {
+    await setLang(page, lang);
+    for (const vp of VIEWPORTS) {
+      await page.setViewportSize(vp);
+      await page.waitForTimeout(150);
+      const file = `${name}-${lang}-${vp.width}x${vp.height}.png`;
+      saveShot(file, await page.screenshot(), forReadme);
+      names.push(file);
+    }
+  }
+  await setLang(page, 'en');
+  await page.setViewportSize(VIEWPORTS[0]);
+  return names;
+}
+
+export async function setLang(page: import('playwright-core').Page, lang: 'en' | 'zh-CN'): Promise<void> {
+  const want = lang === 'en' ? 'Batch' : '批次';
+  if ((await page.getByTestId('nav-batch').innerText()) !== want) await page.getByTestId('lang-toggle').click();
+  for (let i = 0; i < 50 && (await page.getByTestId('nav-batch').innerText()) !== want; i++) await page.waitForTimeout(50);
+}

@@ -4,6 +4,10 @@
  * open a failed unit's trace, export CSV and check it against the journal, switch to zh-CN.
  * Faults chosen: refuse_version (fails: version_rejected), crc_failure (fails after its retries:
  * crc_mismatch), crc_failure_once (recovers on the retry) → 22 passed, 2 failed.
+ * Then the station is stopped mid-batch and restarted: the page says it is offline, greys the
+ * live figures, reconnects by itself, the package list survives, and the interrupted batch is
+ * resumed from History and followed live to the end. Screenshots of every screen in en and
+ * zh-CN at 1920×1080 and 1366×768 go to test/artifacts/.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { Journal } from '../../main/engine/journal/journal.js';
 import { parseCsv } from '../../main/engine/report/index.js';
-import { chromiumMissing, launchChromium, saveShot, serveStation, type ServedStation } from '../e2e/station.js';
+import { chromiumMissing, launchChromium, saveShot, serveStation, shootAll, type ServedStation } from '../e2e/station.js';
 
 const missing = chromiumMissing();
 const IMAGE_BYTES = 96 * 1024;
@@ -54,6 +58,8 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
   it('runs a 24-unit batch from the UI and reports it', async () => {
     await page.goto(station.url);
     await page.getByTestId('nav-packages').click();
+    await page.getByTestId('screen-packages').waitFor();
+    await shootAll(page, 'packages-empty', false);
 
     // 1. import the package
     await page.getByTestId('package-file').setInputFiles(imagePath);
@@ -78,6 +84,7 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     await expect.poll(() => page.locator('[data-test=plan-units] tbody tr').count()).toBe(24);
     await page.getByTestId('concurrency').fill('8');
     await page.getByTestId('retries').fill('2');
+    await shootAll(page, 'plan');
     await page.getByTestId('create-start').click();
 
     // 3. the grid, mid-batch: screenshots in both languages
@@ -86,34 +93,59 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     // mid-batch: some units done, some running (the first wave of 8 has finished)
     await expect.poll(async () => (await count('passed')) > 0 && (await count('running')) > 0, { timeout: 60_000, interval: 100 }).toBe(true);
     saveShot('grid-running-en.png', await page.screenshot(), true);
-    await page.getByTestId('lang-toggle').click();
-    await expect.poll(() => page.getByTestId('nav-batch').innerText()).toBe('批次');
-    saveShot('grid-running-zh-CN.png', await page.screenshot(), true);
-    await page.getByTestId('lang-toggle').click();
-    await expect.poll(() => page.getByTestId('nav-batch').innerText()).toBe('Batch');
 
     // 4. watch it to the end
     await expect.poll(() => page.getByTestId('batch-state').innerText(), { timeout: BATCH_TIMEOUT_MS, interval: 500 }).toBe('Finished');
     expect(await count('total')).toBe(24);
     expect(await count('passed')).toBe(22);
     expect(await count('failed')).toBe(2);
-    saveShot('grid-finished-en.png', await page.screenshot(), true);
+    const tallied = await Promise.all(['running', 'retrying', 'queued', 'paused', 'passed', 'failed', 'skipped', 'cancelled', 'interrupted'].map(count));
+    expect(tallied.reduce((a, b) => a + b, 0)).toBe(24);
+    // the end of the batch: a banner (and a beep)
+    await page.getByTestId('finish-banner').waitFor();
+    expect(await page.getByTestId('finish-banner').getAttribute('data-kind')).toBe('finished');
+    await shootAll(page, 'grid-finished');
     await page.getByTestId('filter-failed').click();
     await expect.poll(() => page.getByTestId('unit-cell').count()).toBe(2);
     saveShot('grid-failed-filter-en.png', await page.screenshot(), true);
     await page.getByTestId('filter-all').click();
+    // the big board: failures first, huge counters
+    await page.getByTestId('view-board').click();
+    await page.getByTestId('board').waitFor();
+    expect(await page.getByTestId('board-pass').locator('.n').innerText()).toBe('22');
+    expect(await page.getByTestId('board-fail').locator('.n').innerText()).toBe('2');
+    expect(await page.getByTestId('board-cell').first().getAttribute('data-state')).toBe('failed');
+    await shootAll(page, 'board');
+    await page.getByTestId('view-grid').click();
+    await page.getByTestId('finish-banner-close').click();
 
-    // faults carry their codes and the operator's next step
-    const refused = page.locator('[data-test=unit-cell][data-state=failed]', { hasText: 'version_rejected' });
-    await expect.poll(() => refused.count()).toBe(1);
-    expect(await refused.getByTestId('error-next').innerText()).toContain('refused this version');
-    const crcFailed = page.locator('[data-test=unit-cell][data-state=failed]', { hasText: 'crc_mismatch' });
+    // faults carry the operator's next step on the tile, codes in the detail panel
+    const refusedText = page.locator('[data-test=unit-cell][data-state=failed]', { hasText: 'refused this version' });
+    await expect.poll(() => refusedText.count()).toBe(1);
+    const refused = page.locator(`[data-test=unit-cell][data-unit="${await refusedText.getAttribute('data-unit')}"]`);
+    const crcFailed = page.locator('[data-test=unit-cell][data-state=failed]', { hasText: /CRC/ });
     await expect.poll(() => crcFailed.count()).toBe(1);
-    expect(await crcFailed.getByTestId('error-next').innerText()).toMatch(/CRC/);
+    // no green mark on a failed tile
+    expect(await page.locator('[data-test=unit-cell][data-state=failed] [data-test=hash-mark]').count()).toBe(0);
     // the unit that failed its CRC once passed on a later attempt
     const recovered = page.locator('[data-test=unit-cell][data-state=passed]', { hasText: 'attempt' });
     expect(await recovered.count()).toBeGreaterThanOrEqual(1);
-    expect(await page.locator('[data-test=unit-cell][data-state=passed] [data-test=hash-mark]').first().innerText()).toContain('match');
+    expect(await page.locator('[data-test=unit-cell][data-state=passed] [data-test=hash-mark]').first().innerText()).toMatch(/device CRC32 matches|version after reboot|loader verdict/);
+    // tiles never clip: every tile's content stays inside it, buttons ≥ 40 px, next step ≥ 16 px
+    const geometry = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('[data-test=unit-cell]')].map((c) => {
+        const box = c.getBoundingClientRect();
+        const kids = [...c.querySelectorAll<HTMLElement>('header, .verdict, .bar, .live, .next, footer, footer button')].map((k) => k.getBoundingClientRect());
+        const buttons = [...c.querySelectorAll<HTMLElement>('footer button')].map((b) => b.getBoundingClientRect().height);
+        return { inside: kids.every((k) => k.bottom <= box.bottom + 0.5 && k.right <= box.right + 0.5), minButton: Math.min(...buttons), nextPx: parseFloat(getComputedStyle(c.querySelector('.next')!).fontSize) };
+      }),
+    );
+    expect(geometry.length).toBeGreaterThan(0);
+    for (const g of geometry) {
+      expect(g.inside).toBe(true);
+      expect(g.minButton).toBeGreaterThanOrEqual(40);
+      expect(g.nextPx).toBeGreaterThanOrEqual(16);
+    }
 
     // 5. a failed unit's trace
     await refused.getByTestId('open-detail').click();
@@ -125,8 +157,12 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     expect(traceText).toMatch(/attempt 1/);
     expect(traceText).toMatch(/ tx /);
     expect(await detail.getByTestId('detail-state').innerText()).toContain('Failed');
-    saveShot('unit-detail-en.png', await page.screenshot(), true);
-    await detail.getByTestId('close-detail').click();
+    expect(await detail.getByTestId('detail-codes').innerText()).toContain('version_rejected');
+    // focus moves into the panel; Esc closes it
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-test'))).toBe('unit-detail');
+    await shootAll(page, 'unit-detail');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => detail.count()).toBe(0);
 
     // 6. export CSV and check its rows against the journal
     const batchId = (await page.getByTestId('batch-id').innerText()).trim();
@@ -135,7 +171,7 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
     expect(download.suggestedFilename()).toBe(`${batchId}.csv`);
     const csv = fs.readFileSync((await download.path())!, 'utf8');
-    saveShot('reports-en.png', await page.screenshot(), true);
+    await shootAll(page, 'reports');
     const parsed = parseCsv(csv);
     if (!parsed.ok) throw new Error(parsed.reason);
     const headerAt = parsed.records.findIndex((r) => r[0] === 'row' && r.includes('unit_id'));
@@ -170,7 +206,138 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     expect(await page.getByTestId('count-failed').locator('.l').innerText()).toBe('失败');
     expect(await refused.getByTestId('unit-state').innerText()).toContain('失败');
     await expect.poll(() => refused.getByTestId('error-next').innerText()).toContain('设备拒绝了该版本');
-    saveShot('grid-finished-zh-CN.png', await page.screenshot(), true);
     expect(await page.getByTestId('nav-reports').innerText()).toBe('报告');
-  }, 240_000);
+    await page.getByTestId('lang-toggle').click();
+    await expect.poll(() => page.getByTestId('nav-batch').innerText()).toBe('Batch');
+    for (const s of ['settings', 'rma'] as const) {
+      await page.getByTestId(`nav-${s}`).click();
+      await page.getByTestId(`screen-${s}`).waitFor();
+      await shootAll(page, s);
+    }
+  }, 300_000);
+
+  it('says when the station is gone, reconnects by itself, keeps packages, and resumes the interrupted batch live from History', async () => {
+    const count = async (k: string) => Number(await page.getByTestId(`count-${k}`).locator('.n').innerText());
+    await page.getByTestId('nav-plan').click();
+    await page.getByTestId('plan-package').waitFor();
+    await page.getByTestId('plan-clear').click();
+    await page.getByTestId('sim-count').fill('24');
+    await page.getByTestId('sim-behaviour').selectOption('accept');
+    await page.getByTestId('sim-add').click();
+    await expect.poll(() => page.locator('[data-test=plan-units] tbody tr').count()).toBe(24);
+    await page.getByTestId('concurrency').fill('2');
+    await page.getByTestId('create-start').click();
+    await page.getByTestId('screen-batch').waitFor();
+    await expect.poll(async () => (await count('passed')) > 0 && (await count('running')) > 0, { timeout: 60_000, interval: 100 }).toBe(true);
+    const batchId = (await page.getByTestId('batch-id').innerText()).trim();
+    const total = await count('total');
+
+    // stop the station mid-batch: the page says so and greys the live figures
+    await station.stop();
+    await page.getByTestId('offline-banner').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('link-state').getAttribute('data-connected')).toBe('false');
+    expect(await page.getByTestId('screen-batch').getAttribute('class')).toContain('stale');
+    await shootAll(page, 'offline');
+
+    // restart it on the same data dir: the same URL answers, the page reconnects and resyncs
+    station = await serveStation(station.dataDir);
+    await expect.poll(() => page.getByTestId('link-state').getAttribute('data-connected'), { timeout: 30_000, interval: 200 }).toBe('true');
+    expect(await page.getByTestId('offline-banner').count()).toBe(0);
+    await expect.poll(() => page.getByTestId('batch-state').innerText(), { timeout: 20_000 }).toBe('Interrupted');
+    const interrupted = await count('interrupted');
+    expect(interrupted).toBeGreaterThan(0);
+    const tallied = await Promise.all(['running', 'retrying', 'queued', 'paused', 'passed', 'failed', 'skipped', 'cancelled', 'interrupted'].map(count));
+    expect(tallied.reduce((a, b) => a + b, 0)).toBe(total);
+    await shootAll(page, 'grid-interrupted');
+
+    // packages survive the restart
+    await page.getByTestId('nav-packages').click();
+    await expect.poll(() => page.getByTestId('pkg-version').count(), { timeout: 20_000 }).toBeGreaterThan(0);
+    await shootAll(page, 'packages');
+
+    // History shows every count and resumes the batch; the grid follows it live to the end
+    await page.getByTestId('nav-history').click();
+    const row = page.locator(`[data-batch="${batchId}"]`);
+    await row.waitFor();
+    expect(Number(await row.getByTestId('h-interrupted').innerText())).toBe(interrupted);
+    await shootAll(page, 'history');
+    await page.getByTestId(`resume-${batchId}`).click();
+    await page.getByTestId('screen-batch').waitFor();
+    await expect.poll(() => page.getByTestId('batch-state').innerText(), { timeout: 20_000, interval: 200 }).toBe('Running');
+    await expect.poll(() => page.getByTestId('batch-state').innerText(), { timeout: BATCH_TIMEOUT_MS, interval: 500 }).toBe('Finished');
+    saveShot('grid-resumed-finished-en.png', await page.screenshot());
+    expect(await count('failed')).toBe(0);
+    expect(await count('passed')).toBe(total);
+    expect(await count('interrupted')).toBe(0);
+  }, 300_000);
+
+  it('takes barcode scans wherever the focus is, and locks engineer controls until unlocked', async () => {
+    await page.getByTestId('finish-banner-close').click().catch(() => undefined);
+    await page.getByTestId('nav-plan').click();
+    await page.getByTestId('plan-clear').click();
+    await page.getByTestId('sim-count').fill('3');
+    await page.getByTestId('sim-add').click();
+    const rows = page.locator('[data-test=plan-units] tbody tr');
+    await expect.poll(() => rows.count()).toBe(3);
+    const sn = (i: number) => page.getByTestId('sn-input').nth(i).inputValue();
+    const scanMsg = page.getByTestId('scan-msg');
+    // 1. focus on a button: the scan goes to the scan box, and its Enter does not press the button
+    await page.getByTestId('sim-add').focus();
+    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('bound');
+    expect(await rows.count()).toBe(3);
+    expect(await sn(0)).toBe('SN-E2E-0001');
+    // 2. the scan box itself
+    await page.getByTestId('scan-box').focus();
+    await page.keyboard.type('SN-E2E-0002', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => sn(1)).toBe('SN-E2E-0002');
+    // 3. a duplicate is refused with a clear message
+    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('duplicate');
+    expect(await scanMsg.innerText()).toContain('already bound');
+    // 4. focus in another text field: it keeps its own text, the scan goes to the next unit
+    await page.getByTestId('target-input').fill('abc');
+    await page.getByTestId('target-input').focus();
+    await page.keyboard.type('SN-E2E-0003', { delay: 5 });
+    await page.keyboard.press('Enter');
+    await expect.poll(() => sn(2)).toBe('SN-E2E-0003');
+    expect(await page.getByTestId('target-input').inputValue()).toBe('abc');
+    await page.getByTestId('target-input').fill('');
+    await shootAll(page, 'plan-scanned');
+
+    // Roles: set the engineer PIN, lock, and every engineer control is locked (the API refuses too)
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('engineer-secret').fill('4711');
+    await page.getByTestId('engineer-secret-save').click();
+    await page.getByTestId('engineer-secret-saved').waitFor();
+    await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('engineer');
+    await page.getByTestId('role-lock').click();
+    await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('operator');
+    await page.getByTestId('settings-locked').waitFor();
+    expect(await page.getByTestId('settings-save').isDisabled()).toBe(true);
+    await shootAll(page, 'settings-locked');
+    await page.getByTestId('nav-packages').click();
+    await page.getByTestId('packages-locked').waitFor();
+    expect(await page.getByTestId('package-import').isDisabled()).toBe(true);
+    await page.getByTestId('nav-plan').click();
+    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(true);
+    // unlock with the PIN
+    await page.getByTestId('role-unlock').click();
+    await page.getByTestId('role-secret').fill('4711');
+    await page.getByTestId('role-unlock-ok').click();
+    await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('engineer');
+    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(false);
+    // the audit log in History
+    await page.getByTestId('nav-history').click();
+    await page.getByTestId('audit-log').waitFor();
+    const actions = await page.locator('[data-test=audit-log] tbody tr').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-action')));
+    expect(actions).toContain('setEngineerSecret');
+    expect(actions).toContain('unlockEngineer');
+    expect(actions).toContain('startBatch');
+    expect(actions).toContain('resumeBatch');
+    await shootAll(page, 'history-audit');
+  }, 300_000);
 });

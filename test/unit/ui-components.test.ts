@@ -29,9 +29,9 @@ const BatchScreen = await sfc('../../renderer/views/BatchScreen.vue');
 const PlanScreen = await sfc('../../renderer/views/PlanScreen.vue');
 
 // BatchGrid's layout when the DOM reports no size (happy-dom): 1280×800 px viewport,
-// 300×196 px tiles with a 10 px gap → 4 columns, 4 rows in view + 1 overscan row below.
+// 300×214 px tiles with a 10 px gap → 4 columns, 4 rows in view + 1 overscan row below.
 const COLUMNS = 4;
-const ROW_PX = 206;
+const ROW_PX = 224;
 const OVERSCAN_ROWS = 1;
 const ROWS_IN_VIEW = Math.ceil(800 / ROW_PX);
 
@@ -132,6 +132,8 @@ describe('BatchScreen filters over the live store', () => {
     const { w } = await screenWith(jobs);
     expect(w.get('[data-test="count-failed"] .n').text()).toBe('2');
     expect(w.get('[data-test="count-running"] .n').text()).toBe('2');
+    const sum = ['running', 'retrying', 'queued', 'paused', 'passed', 'failed', 'skipped', 'cancelled', 'interrupted'].reduce((a, k) => a + Number(w.get(`[data-test="count-${k}"] .n`).text()), 0);
+    expect(sum).toBe(Number(w.get('[data-test="count-total"] .n').text()));
     expect(w.findAll('[data-test="unit-cell"]')).toHaveLength(6);
 
     await w.get('[data-test="filter-failed"]').trigger('click');
@@ -158,58 +160,72 @@ describe('BatchScreen filters over the live store', () => {
 });
 
 describe('UnitCell', () => {
-  it('shows identity, state, progress, rate and ETA while transferring', () => {
+  it('shows identity, one verdict, progress, rate and ETA while transferring', () => {
     const job = makeJob(7, 'transferring', { progressBytes: 500, totalBytes: 1000, rateBytesPerSec: 2500, attempts: 2, unit: { unitId: 'serial:/dev/ttyUSB3', transport: 'serial', protocol: 'ymodem', address: '/dev/ttyUSB3', name: 'bench 3', serialNumber: 'SN-777' } });
-    const w = track(mount(UnitCell, { props: { job }, global: { plugins: [pinia] } }));
+    const w = track(mount(UnitCell, { props: { job, batchState: 'running' }, global: { plugins: [pinia] } }));
     expect(w.get('.name').text()).toBe('bench 3');
     expect(w.get('.sn').text()).toBe('SN-777');
-    expect(w.get('.addr').text()).toBe('/dev/ttyUSB3 · serial · ymodem');
     expect(w.get('[data-test="unit-state"]').text()).toBe('Transferring · attempt 2');
     expect(w.get('[role="progressbar"]').attributes('aria-valuenow')).toBe('50');
-    expect(w.get('.rate').text()).toContain('50%');
-    expect(w.get('.rate').text()).toContain('2.5 kB/s');
-    expect(w.get('.rate').text()).toContain('ETA 0:01');
+    const live = w.get('[data-test="unit-live"]').text();
+    expect(live).toContain('50%');
+    expect(live).toContain('2.5 kB/s');
+    expect(live).toContain('ETA 0:01');
     expect(w.find('[data-test="hash-mark"]').exists()).toBe(false);
-    expect(w.find('[data-test="error-badge"]').exists()).toBe(false);
+    // codes and hashes are in the detail panel, not on the tile
+    expect(w.text()).not.toContain('aabbccdd');
   });
 
-  it('marks a device-confirmed CRC32 that matches what was sent', () => {
-    const job = makeJob(1, 'passed', { progressBytes: 1000, result: 'ok', confirmed: { crc32: 'aabbccdd', md5: '0123456789abcdef0123456789abcdef' } });
-    const w = track(mount(UnitCell, { props: { job }, global: { plugins: [pinia] } }));
-    const mark = w.get('[data-test="hash-mark"]');
-    expect(mark.classes()).toContain('ok');
-    expect(mark.text()).toBe('✔ match');
-    expect(w.get('.hash').text()).toContain('aabbccdd → aabbccdd');
-    expect(w.find('[data-test="retry-job"]').exists()).toBe(false);
-    expect(w.find('[data-test="cancel-job"]').exists()).toBe(false);
+  it('shows a paused batch’s waiting units as paused: no rate, no ETA', () => {
+    const queued = track(mount(UnitCell, { props: { job: makeJob(1, 'queued'), batchState: 'paused' }, global: { plugins: [pinia] } }));
+    expect(queued.get('[data-test="unit-state"]').text()).toBe('Paused');
+    expect(queued.get('[data-test="unit-cell"]').attributes('data-shown')).toBe('paused');
+    const retrying = track(mount(UnitCell, { props: { job: makeJob(2, 'backoff', { rateBytesPerSec: 3000, progressBytes: 100 }), batchState: 'paused' }, global: { plugins: [pinia] } }));
+    expect(retrying.get('[data-test="unit-state"]').text()).toBe('Paused');
+    expect(retrying.find('[data-test="unit-rate"]').exists()).toBe(false);
+    expect(retrying.find('[data-test="unit-eta"]').exists()).toBe(false);
   });
 
-  it('marks a mismatch of CRC32 or of MD5 alone', () => {
-    const crc = track(mount(UnitCell, { props: { job: makeJob(1, 'failed', { result: 'crc_mismatch', confirmed: { crc32: 'deadbeef' } }) }, global: { plugins: [pinia] } }));
-    expect(crc.get('[data-test="hash-mark"]').classes()).toContain('bad');
-    expect(crc.get('[data-test="hash-mark"]').text()).toBe('✘ MISMATCH');
-    const md5 = track(mount(UnitCell, { props: { job: makeJob(2, 'failed', { result: 'md5_mismatch', confirmed: { crc32: 'aabbccdd', md5: 'ffffffffffffffffffffffffffffffff' } }) }, global: { plugins: [pinia] } }));
-    expect(md5.get('[data-test="hash-mark"]').classes()).toContain('bad');
+  it('says "no progress for N min" instead of a frozen ETA', () => {
+    const job = makeJob(3, 'transferring', { progressBytes: 100, rateBytesPerSec: 2000 });
+    const w = track(mount(UnitCell, { props: { job, batchState: 'running', stalledMin: 3 }, global: { plugins: [pinia] } }));
+    expect(w.get('[data-test="unit-stalled"]').text()).toBe('No progress for 3 min');
+    expect(w.find('[data-test="unit-eta"]').exists()).toBe(false);
+    expect(w.find('[data-test="unit-rate"]').exists()).toBe(false);
   });
 
-  it('offers retry on a failed unit and hides commands when read-only', async () => {
+  it('names what the device confirmed on a passed unit, and never shows a match mark on a failed one', () => {
+    const passed = track(mount(UnitCell, { props: { job: makeJob(1, 'passed', { progressBytes: 1000, result: 'ok', confirmed: { crc32: 'aabbccdd', confirmedBy: ['device-crc32', 'version-after-reboot'] } }) }, global: { plugins: [pinia] } }));
+    expect(passed.get('[data-test="hash-mark"]').text()).toBe('✔ device CRC32 matches · version after reboot');
+    expect(passed.find('[data-test="retry-job"]').exists()).toBe(false);
+    expect(passed.find('[data-test="cancel-job"]').exists()).toBe(false);
+    // A failed unit whose device CRC equals what was sent (it failed later) shows no green mark.
+    const failed = track(mount(UnitCell, { props: { job: makeJob(2, 'failed', { result: 'version_mismatch', confirmed: { crc32: 'aabbccdd', confirmedBy: ['device-crc32'] } }) }, global: { plugins: [pinia] } }));
+    expect(failed.find('[data-test="hash-mark"]').exists()).toBe(false);
+    expect(failed.find('.ok').exists()).toBe(false);
+  });
+
+  it('offers retry on a failed unit with its next step, and hides commands when read-only', async () => {
     const job = makeJob(4, 'failed', { result: 'timeout', errorCode: 'LINK_TIMEOUT' });
     const w = track(mount(UnitCell, { props: { job }, global: { plugins: [pinia] } }));
     await w.get('[data-test="retry-job"]').trigger('click');
     await w.get('[data-test="unit-cell"]').trigger('keydown', { key: 'Enter' });
     expect(w.emitted('retry')).toEqual([['B1-0004']]);
     expect(w.emitted('open')).toEqual([['B1-0004']]);
-    expect(w.get('[data-test="error-code"]').text()).toBe('timeout · LINK_TIMEOUT');
+    await flushPromises();
+    expect(w.get('[data-test="error-next"]').text()).toBe('Move LINK_TIMEOUT closer and retry');
+    // one Tab stop per tile: the buttons are reached by mouse or from the detail panel
+    expect(w.findAll('button').every((b) => b.attributes('tabindex') === '-1')).toBe(true);
     const ro = track(mount(UnitCell, { props: { job, readOnly: true }, global: { plugins: [pinia] } }));
     expect(ro.find('[data-test="retry-job"]').exists()).toBe(false);
     expect(ro.find('[data-test="open-detail"]').exists()).toBe(true);
   });
 
-  it('shows its labels in zh-CN', () => {
+  it('shows its labels in zh-CN, with the attempt in Chinese word order', () => {
     useStationStore().lang = 'zh-CN';
-    const w = track(mount(UnitCell, { props: { job: makeJob(1, 'passed', { confirmed: { crc32: 'deadbeef' } }) }, global: { plugins: [pinia] } }));
-    expect(w.get('[data-test="unit-state"]').text()).toBe('通过');
-    expect(w.get('[data-test="hash-mark"]').text()).toBe('✘ 不一致');
+    const w = track(mount(UnitCell, { props: { job: makeJob(1, 'passed', { attempts: 2, confirmed: { crc32: 'aabbccdd', confirmedBy: ['device-crc32'] } }) }, global: { plugins: [pinia] } }));
+    expect(w.get('[data-test="unit-state"]').text()).toBe('通过 · 第 2 次尝试');
+    expect(w.get('[data-test="hash-mark"]').text()).toBe('✔ 设备 CRC32 一致');
     expect(w.get('[data-test="open-detail"]').text()).toBe('详情');
   });
 });

@@ -116,7 +116,7 @@ describe('plan store', () => {
   });
 
   it('turns the form into a plan', () => {
-    const p = planFromForm({ allowText: '', denyText: '', skipIfAtTarget: false, minBatteryPct: 30, minRssiDbm: null, globalConcurrency: 8, perBleAdapter: 4, retries: 2, backoffMs: 250, stopAfterFailures: 5 });
+    const p = planFromForm({ allowText: '', denyText: '', skipIfAtTarget: false, minBatteryPct: 30, minRssiDbm: null, globalConcurrency: 8, perBleAdapter: 4, retries: 2, backoffMs: 250, stopAfterFailures: 5, keepSimState: false });
     expect(p).toEqual({ versionGate: { skipIfAtTarget: false }, policy: { minBatteryPct: 30 }, concurrency: { global: 8, perBleAdapter: 4 }, retry: { maxAttempts: 3, backoffMs: 250, backoffMaxMs: 5000 }, stopTheLine: { consecutiveFailures: 5 } });
     expect(splitList(' a;b ,, c ')).toEqual(['a', 'b', 'c']);
   });

@@ -49,15 +49,16 @@ export class SimTransport implements Transport {
 
   /** The virtual device behind a unit (created on first use). */
   device(unit: UnitRef): VirtualDevice {
-    let d = this.devices.get(unit.unitId);
+    const key = unit.sim?.instance ? `${unit.unitId}@${unit.sim.instance}` : unit.unitId;
+    let d = this.devices.get(key);
     if (d) return d;
     const factory = this.opts.factories[unit.protocol];
     if (!factory) throw new StationError('TRANSPORT_NOT_FOUND', `no virtual device for protocol ${unit.protocol} yet`, { unitId: unit.unitId, retryable: false });
     const sim = unit.sim ?? { behaviour: 'accept', initialVersion: '1.0.0' };
-    const dir = this.opts.stateDir ? path.join(this.opts.stateDir, unit.unitId.replace(/[^A-Za-z0-9._-]/g, '_')) : undefined;
+    const dir = this.opts.stateDir ? path.join(this.opts.stateDir, key.replace(/[^A-Za-z0-9._-]/g, '_')) : undefined;
     const memory = new DeviceMemory({ version: sim.initialVersion, serialNumber: sim.serialNumber ?? unit.serialNumber ?? unit.unitId }, 16 * 1024 * 1024, dir);
     d = factory(unit, memory);
-    this.devices.set(unit.unitId, d);
+    this.devices.set(key, d);
     return d;
   }
 

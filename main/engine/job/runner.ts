@@ -111,6 +111,9 @@ export class JobRunner {
 
   private finishAborted(): void {
     if (this.job.state === 'passed' || this.job.state === 'failed' || this.job.state === 'cancelled' || this.job.state === 'skipped') return;
+    // A unit still waiting for its slot when the station stops was never touched: it stays queued
+    // and a resume runs it (queued → interrupted is not a legal move; it used to fail the unit).
+    if (this.abortReason === 'shutdown' && this.job.state === 'queued') return;
     if (this.abortReason === 'shutdown') {
       this.move('interrupted', { errorCode: 'STATION_INTERRUPTED', message: 'station stopped during the job' });
     } else {

@@ -490,6 +490,34 @@ export class Journal {
     })();
   }
 
+  private auditReady = false;
+  /**
+   * The audit log (issue 13 §4): every engineer action and every batch start/cancel, append-only.
+   * Its table is created on first use (IF NOT EXISTS) so it needs no schema migration.
+   */
+  audit(e: { at?: string; role: string; actor: string; action: string; target?: string; detail?: string }): number {
+    this.ensureAudit();
+    const r = this.db
+      .prepare('INSERT INTO audit_log (at, role, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.at ?? new Date().toISOString(), e.role, e.actor, e.action, e.target ?? null, e.detail ?? null);
+    return Number(r.lastInsertRowid);
+  }
+
+  /** Audit entries, newest first. */
+  listAudit(limit = 200): { seq: number; at: string; role: string; actor: string; action: string; target?: string; detail?: string }[] {
+    this.ensureAudit();
+    const rows = this.db
+      .prepare<[number], { seq: number; at: string; role: string; actor: string; action: string; target: string | null; detail: string | null }>('SELECT seq, at, role, actor, action, target, detail FROM audit_log ORDER BY seq DESC LIMIT ?')
+      .all(limit);
+    return rows.map((r) => ({ seq: r.seq, at: r.at, role: r.role, actor: r.actor, action: r.action, ...(r.target !== null ? { target: r.target } : {}), ...(r.detail !== null ? { detail: r.detail } : {}) }));
+  }
+
+  private ensureAudit(): void {
+    if (this.auditReady) return;
+    this.db.exec('CREATE TABLE IF NOT EXISTS audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT, detail TEXT)');
+    this.auditReady = true;
+  }
+
   close(): void {
     this.db.close();
   }
