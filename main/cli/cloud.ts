@@ -21,11 +21,13 @@ export interface CloudCliOptions {
 }
 
 function describe(v: CloudView): string {
-  const lines = [`local cloud: MQTT ${v.mqttUrl}${v.pskPort ? `, TLS-PSK port ${v.pskPort}` : ''}, firmware ${v.urlBase} (listening on ${v.httpPort})${v.dnsPort ? `, DNS port ${v.dnsPort}` : ''}`];
-  if (v.urlBase && new URL(v.urlBase).port !== '') {
-    lines.push(`warning: firmware URLs carry a port (${v.urlBase}): Tencent C SDK and Aliyun iotkit 3.x units cannot use them and their batches are refused; serve on port 80 (see LINE-SETUP.md)`);
-  }
-  return lines.join('\n');
+  return `local cloud: MQTT ${v.mqttUrl}${v.pskPort ? `, TLS-PSK port ${v.pskPort}` : ''}, firmware ${v.urlBase} (listening on ${v.httpPort})${v.dnsPort ? `, DNS port ${v.dnsPort}` : ''}`;
+}
+
+/** The URL rule of vendor-behaviour.md, said at start (stderr, so --json stdout stays JSON). */
+function urlPortWarning(v: CloudView): string | null {
+  if (!v.urlBase || new URL(v.urlBase).port === '') return null;
+  return `warning: firmware URLs carry a port (${v.urlBase}): Tencent C SDK and Aliyun iotkit 3.x units cannot use them and their units are refused (CONFIG_INVALID); serve on port 80 or set urlPort null behind a port forward (see LINE-SETUP.md)`;
 }
 
 export async function cmdCloud(o: CloudCliOptions, sub?: string): Promise<number> {
@@ -37,6 +39,8 @@ export async function cmdCloud(o: CloudCliOptions, sub?: string): Promise<number
     const view = await engine.startCloud();
     if (!view.running) throw new StationError('CONFIG_INVALID', `the local cloud did not start: ${view.error ?? 'no net transport'}`);
     stopRoster = keepRosterFile(engine, o.dataDir);
+    const warning = urlPortWarning(view);
+    if (warning) process.stderr.write(warning + '\n');
     if (o.json) process.stdout.write(JSON.stringify({ type: 'cloud', ...view }) + '\n');
     else process.stdout.write(describe(view) + '\nwaiting for units (Ctrl-C to stop)\n');
     const offUnits = engine.onCloudUnit((u) => {

@@ -27,8 +27,9 @@ function arg(name: string, def: number): number {
 }
 
 async function fleet(): Promise<void> {
-  const { brokerUrl, creds } = JSON.parse(process.env.FLEET!) as { brokerUrl: string; creds: DeviceCredential[] };
-  const devices = creds.map((c) => new MqttVirtualDevice({ ...c, brokerUrl, memory: new DeviceMemory({ version: '1.0.0', serialNumber: c.device }), progressIntervalMs: 1000 }));
+  const { brokerUrl, httpPort, creds } = JSON.parse(process.env.FLEET!) as { brokerUrl: string; httpPort: number; creds: DeviceCredential[] };
+  // Units built for the bench's firmware port, as real ones are for 80 (URLs carry no port).
+  const devices = creds.map((c) => new MqttVirtualDevice({ ...c, brokerUrl, httpPort, memory: new DeviceMemory({ version: '1.0.0', serialNumber: c.device }), progressIntervalMs: 1000 }));
   await Promise.all(devices.map((d) => d.start()));
   process.send!({ type: 'ready' });
   process.on('message', async (m: { type: string }) => {
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   const img = path.join(dir, 'app.bin');
   fs.writeFileSync(img, buildSimImage(bytes, '2.0.0'));
   const credentials = new CredentialStore();
-  const net = new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, credentials, cloud: mqttOtaCloud });
+  const net = new NetTransport({ host: '127.0.0.1', mqttPort: 0, httpPort: 0, urlPort: null, credentials, cloud: mqttOtaCloud });
   const engine = Engine.open({ dataDir: dir, transports: { net } });
   await net.station.start();
   const creds: DeviceCredential[] = [];
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     creds.push(c);
     refs.push({ unitId: `mqtt:${product}/u${i}`, transport: 'net', protocol: dialect === 'tencent' ? 'mqtt-ota-tencent' : 'mqtt-ota-aliyun', address: `${product}/u${i}` });
   }
-  const child = fork(fileURLToPath(import.meta.url), ['--fleet'], { execArgv: ['--import', 'tsx'], env: { ...process.env, FLEET: JSON.stringify({ brokerUrl: net.station.mqttUrl, creds }) } });
+  const child = fork(fileURLToPath(import.meta.url), ['--fleet'], { execArgv: ['--import', 'tsx'], env: { ...process.env, FLEET: JSON.stringify({ brokerUrl: net.station.mqttUrl, httpPort: net.station.firmware.port, creds }) } });
   const fromChild = (type: string) => new Promise<Record<string, unknown>>((resolve) => child.on('message', (m: Record<string, unknown>) => m.type === type && resolve(m)));
   await fromChild('ready');
   const info = await engine.loadPackage(img, { version: '2.0.0' });

@@ -363,6 +363,8 @@ export class MqttOtaSession implements ProtocolSession {
     for (;;) {
       const n = await this.q.next(this.options.rebootTimeoutMs, signal);
       if (n.kind === 'timeout') throw this.error('REBOOT_TIMEOUT', `no version report within ${this.options.rebootTimeoutMs} ms of installing`);
+      // Back from its reboot but refused at CONNECT (e.g. the new image carries other credentials).
+      if (n.e.type === 'auth-failed') throw this.error('NET_AUTH_FAILED', `after installing: ${n.e.reason}`, { retryable: false });
       const up = this.uplinkOf(n.e);
       if (up?.kind === 'fail') throw this.fail(mapTencentCode(up.code));
       if (up?.kind === 'step' && up.step < 0) throw this.fail(mapAliyunStep(up.step));
