@@ -92,18 +92,6 @@ const show = (e: Edge) => `${e.from}:${e.line} → ${e.spec}`;
 /** Link-interface modules a protocol may import from transport/. */
 const LINK_INTERFACE = ['main/engine/transport/types.ts', 'main/engine/transport/byte-reader.ts'];
 
-/**
- * TEMPORARY, named exceptions: the net side of issue 12 §2 (MQTT dialect logic out of
- * transport/net, NetTransport without the virtual device) is being done on another branch.
- * The lead deletes each line once that branch is merged; the test then holds for them too.
- */
-const NET_PENDING: readonly string[] = [
-  'main/engine/protocol/mqtt-ota/session.ts → ../../transport/net/mqtt-link.js',
-  'main/engine/transport/net/net-transport.ts → ../../device/mqtt-device.js',
-  'main/engine/transport/net/net-transport.ts → ../../device/device-memory.js',
-  'main/engine/transport/net/station.ts → ../../protocol/mqtt-ota/messages.js',
-];
-const pending = (e: Edge) => NET_PENDING.includes(`${e.from} → ${e.spec}`);
 
 const under = (p: string, dir: string) => p.startsWith(dir + '/');
 
@@ -116,12 +104,12 @@ describe('import rules over the real import graph', () => {
   });
 
   it('protocols import only the link-interface module from transport/', () => {
-    const bad = EDGES.filter((e) => under(e.from, 'main/engine/protocol') && under(e.to, 'main/engine/transport') && !LINK_INTERFACE.includes(e.to) && !pending(e));
+    const bad = EDGES.filter((e) => under(e.from, 'main/engine/protocol') && under(e.to, 'main/engine/transport') && !LINK_INTERFACE.includes(e.to));
     expect(bad.map(show)).toEqual([]);
   });
 
   it('transports import no protocol and no virtual unit', () => {
-    const bad = EDGES.filter((e) => under(e.from, 'main/engine/transport') && (under(e.to, 'main/engine/protocol') || under(e.to, 'main/engine/device') || under(e.to, 'main/engine/sim')) && !pending(e));
+    const bad = EDGES.filter((e) => under(e.from, 'main/engine/transport') && (under(e.to, 'main/engine/protocol') || under(e.to, 'main/engine/device') || under(e.to, 'main/engine/sim')));
     expect(bad.map(show)).toEqual([]);
   });
 
@@ -148,9 +136,5 @@ describe('import rules over the real import graph', () => {
         (under(e.from, 'preload') && e.to !== 'electron'),
     );
     expect(bad.map(show)).toEqual([]);
-  });
-
-  it('every temporary net exception still names a real import (delete the ones that are gone)', () => {
-    for (const p of NET_PENDING) expect(EDGES.some((e) => `${e.from} → ${e.spec}` === p), p).toBe(true);
   });
 });

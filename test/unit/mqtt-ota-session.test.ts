@@ -9,7 +9,7 @@ import type { UnitRef } from '../../main/contract/dto.js';
 import { systemClock } from '../../main/engine/clock.js';
 import { MqttOtaSession } from '../../main/engine/protocol/mqtt-ota/session.js';
 import { TraceRing } from '../../main/engine/transport/trace.js';
-import type { MqttLink, NetDeviceEvent, VersionReport } from '../../main/engine/transport/net/types.js';
+import type { MqttLink, NetDeviceEvent, VersionReport } from '../../main/engine/transport/types.js';
 
 function fakeLink(dialect: 'tencent' | 'aliyun') {
   const cbs = new Set<(e: NetDeviceEvent) => void>();

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import type { SimBehaviour, UnitRef } from '../../contract/dto.js';
-import type { NetDeviceId, SimCloudAccess, SimNetUnits } from '../transport/net/types.js';
+import type { NetDeviceId, SimCloudAccess, SimNetUnits } from '../transport/types.js';
 import { DeviceMemory } from './device-memory.js';
 import { MqttVirtualDevice, type MqttDeviceFaults, type MqttDeviceProfile } from './mqtt-device.js';
 

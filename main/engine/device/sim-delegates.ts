@@ -5,7 +5,7 @@
  */
 import type { ProtocolId } from '../../contract/dto.js';
 import type { Transport } from '../transport/types.js';
-import type { CloudDialect, SimNetUnits } from '../transport/net/types.js';
+import type { CloudDialect, SimNetUnits } from '../transport/types.js';
 import { createSimNetTransport } from '../transport/net/net-transport.js';
 import { LlsyncSimDelegate } from './llsync-sim-delegate.js';
 

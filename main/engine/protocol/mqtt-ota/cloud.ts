@@ -4,7 +4,7 @@
  * Aliyun pull answer when no job follows the unit — which uplinks are version reports to keep,
  * and which topics name which device (attach mode). Pure; the transport calls it per uplink.
  */
-import type { CloudDialect, CloudUplinkAction, NetDeviceId } from '../../transport/net/types.js';
+import type { CloudDialect, CloudUplinkAction, NetDeviceId } from '../../transport/types.js';
 import { aliyunGetReply, ATTACH_UPLINK_FILTERS, deviceOfTopic, parseUplink, tencentReportRsp, topics } from './messages.js';
 
 export const mqttOtaCloud: CloudDialect = {

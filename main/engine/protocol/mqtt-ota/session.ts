@@ -8,7 +8,7 @@
  */
 import type { ConfirmedBy, HashView } from '../../../contract/dto.js';
 import { StationError, type StationErrorCode } from '../../errors.js';
-import { isMqttLink, type MqttLink, type NetDeviceEvent, type VersionReport } from '../../transport/net/types.js';
+import { isMqttLink, type MqttLink, type NetDeviceEvent, type VersionReport } from '../../transport/types.js';
 import type { Link } from '../../transport/types.js';
 import type { DeviceIdentity, ProtocolSession, SessionContext } from '../types.js';
 import { aliyunGetReply, aliyunPush, aliyunPushData, mapAliyunStep, mapTencentCode, parseUplink, tencentPush, topics, type Dialect, type MappedFailure, type PushInfo, type Uplink } from './messages.js';
