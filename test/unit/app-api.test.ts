@@ -127,6 +127,7 @@ describe('serve: HTTP and WebSocket', () => {
     const csv = await call<{ ok: true; value: { content: string; fileName: string } }>('exportReport', { batchId: batch.value.batchId, format: 'csv' });
     expect(csv.value.fileName).toBe(`${batch.value.batchId}.csv`);
     expect(csv.value.content).toContain('version_rejected');
+    expect(csv.value.content).toContain('\r\n#integrity,chain+ed25519\r\n'); // the UI's export is signed by the station key too
     // an unknown method closes the socket rather than reaching the engine
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     ws.send(JSON.stringify({ t: 'call', id: 99, method: 'constructor', req: {} }));
