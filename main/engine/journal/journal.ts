@@ -282,7 +282,8 @@ export class Journal {
 
   /** Closes the attempt and links it into the journal chain (a finished attempt is never rewritten). */
   endAttempt(jobId: string, attempt: number, result: ResultCode, errorCode: string | undefined, stage: string, at: string = new Date().toISOString()): void {
-    this.db.transaction(() => this.closeAttemptLinked(jobId, attempt, { ended_at: at, result, error_code: errorCode ?? null, stage }))();
+    // IMMEDIATE: take the write lock before reading the row, so another writer cannot slip in between.
+    this.db.transaction(() => this.closeAttemptLinked(jobId, attempt, { ended_at: at, result, error_code: errorCode ?? null, stage })).immediate();
   }
 
   private closeAttemptLinked(jobId: string, attempt: number, end: { ended_at: string; result: string; error_code: string | null; stage: string }): void {
