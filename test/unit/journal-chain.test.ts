@@ -33,6 +33,7 @@ function writeHistory(path: string): JobView[] {
   const units = [sampleUnit(1), sampleUnit(2), sampleUnit(3)];
   const jobs = [queuedJob('B1', units[0]!, 1), queuedJob('B1', units[1]!, 2), { ...queuedJob('B1', units[2]!, 3), state: 'skipped' as const, message: 'on the deny list' }];
   j.createBatch(sampleBatch('B1', units), jobs);
+  j.updateBatch('B1', { state: 'running', startedAt: '2025-03-01T08:02:00.000Z' });
   const a = { ...jobs[0]!, state: 'connecting' as const, attempts: 1 };
   j.startAttempt(a.jobId, 1, 0);
   j.recordTransition(a, 'queued');
@@ -71,10 +72,10 @@ describe('journal hash chain', () => {
     writeHistory(path);
     const c = check(path);
     expect(c).toMatchObject({ ok: true, errors: [], jobs: 3, openAttempts: 0 });
-    expect(c.links).toBe(1 + 6 + 3); // batch + transitions + finished attempts
+    expect(c.links).toBe(1 + 2 + 6 + 3); // batch + 2 batch states + transitions + finished attempts
     expect(c.head.seq).toBe(c.links);
     const db = new Database(path, { readonly: true });
-    for (const t of ['transitions', 'attempts', 'batches']) {
+    for (const t of ['transitions', 'attempts', 'batches', 'batch_states']) {
       expect(db.prepare(`SELECT COUNT(*) AS n FROM ${t} WHERE chain_hash IS NULL OR chain_seq IS NULL`).get()).toEqual({ n: 0 });
     }
     db.close();
@@ -87,6 +88,8 @@ describe('journal hash chain', () => {
     ['an edited confirmed hash', "UPDATE jobs SET confirmed_crc32 = 'deadbeef' WHERE id = 'B1-j1'", [], /job B1-j1: row differs/],
     ['an edited skipped job (pinned at creation)', "UPDATE jobs SET message = 'already at 1.4.0' WHERE id = 'B1-j3'", [], /job B1-j3: row differs/],
     ['an edited batch', "UPDATE batches SET operator = 'someone else'", [], /batch B1: contents differ/],
+    ['an edited batch state', "UPDATE batches SET state = 'finished', ended_at = '2025-03-01T09:00:00Z'", [], /batch B1: state or times differ/],
+    ['a deleted batch state', "DELETE FROM batch_states WHERE chain_seq = (SELECT MAX(chain_seq) FROM batch_states)", [], /batch B1: state or times differ|a row was deleted/],
     ['a deleted transition', "DELETE FROM transitions WHERE job_id = 'B1-j1' AND seq = 2", [], /missing before .* \(a row was deleted\)/],
     ['a deleted attempt', "DELETE FROM attempts WHERE job_id = 'B1-j1' AND attempt = 1", [], /a row was deleted/],
     ['the last row deleted', "DELETE FROM transitions WHERE chain_seq = (SELECT seq FROM chain_head)", [], /rows removed from the end|row differs/],
@@ -157,8 +160,8 @@ describe('journal hash chain', () => {
     expect(j.verifyChain()).toMatchObject({ ok: true, openAttempts: 1 });
     j.endAttempt(jobs[0]!.jobId, 1, 'ok', undefined, 'confirm');
     expect(j.verifyChain()).toMatchObject({ ok: true, openAttempts: 0 });
-    expect(j.chainHead()).toMatch(/^2:[0-9a-f]{64}$/);
-    expect(j.chainLinkAt(2)).toBe(j.chainHead().split(':')[1]);
+    expect(j.chainHead()).toMatch(/^3:[0-9a-f]{64}$/);
+    expect(j.chainLinkAt(3)).toBe(j.chainHead().split(':')[1]);
   });
 
   it('persists confirmedBy, attempt causes and the skip reason on the job row', () => {
@@ -199,11 +202,12 @@ describe('a journal written before the chain (schema v1)', () => {
     const j = Journal.open(path);
     open.push(j);
     expect(j.schemaVersion()).toBe(MIGRATIONS[MIGRATIONS.length - 1]!.version);
-    expect(j.verifyChain()).toMatchObject({ ok: true, links: 4, jobs: 2 });
+    expect(j.verifyChain()).toMatchObject({ ok: true, links: 5, jobs: 2 }); // batch, its state, 2 transitions, 1 attempt
     expect(j.getJobs('OLD').map((x) => x.state)).toEqual(['passed', 'queued']);
     // New writes continue the chain after the migrated rows.
     j.recordTransition({ ...j.getJob('OLD-2')!, state: 'connecting', attempts: 1 }, 'queued');
-    expect(j.verifyChain()).toMatchObject({ ok: true, links: 5 });
+    j.updateBatch('OLD', { state: 'running' });
+    expect(j.verifyChain()).toMatchObject({ ok: true, links: 7 });
   });
 
   it('after migrating, an edit to a migrated row is found', () => {

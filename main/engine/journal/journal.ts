@@ -20,7 +20,7 @@ import type {
 import { ACTIVE_STATES } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import { MIGRATIONS } from './schema.js';
-import { appendLink, chainHead, jobHash, verifyJournal, type JournalCheck } from './chain.js';
+import { appendBatchState, appendLink, chainHead, jobHash, verifyJournal, type JournalCheck } from './chain.js';
 
 export interface JournalOptions {
   /**
@@ -241,6 +241,7 @@ export class Journal {
         chain_jobs: JSON.stringify(Object.fromEntries(jobRows.map((j) => [j.id, jobHash(j as unknown as Record<string, unknown>)]))),
       };
       insertBatch.run({ ...row, ...appendLink(this.db, 'batch', row) });
+      appendBatchState(this.db, b.batchId, b.createdAt);
       for (const params of jobRows) this.upsertJob.run(params);
     })();
   }
@@ -256,7 +257,12 @@ export class Journal {
       values.push((patch as Record<string, string | undefined>)[key] ?? null);
     }
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE batches SET ${sets.join(', ')} WHERE id = ?`).run(...values, batchId);
+    this.db
+      .transaction(() => {
+        this.db.prepare(`UPDATE batches SET ${sets.join(', ')} WHERE id = ?`).run(...values, batchId);
+        appendBatchState(this.db, batchId, new Date().toISOString()); // the change is a link of the journal chain
+      })
+      .immediate();
   }
 
   /** Write the job's new row AND the transition in ONE transaction; returns the transition seq. Called before the event is published. */
@@ -455,6 +461,7 @@ export class Journal {
       const running = this.db.prepare<[], { id: string }>("SELECT id FROM batches WHERE state = 'running'").all();
       for (const { id } of running) touched.add(id);
       this.db.prepare("UPDATE batches SET state = 'interrupted' WHERE state = 'running'").run();
+      for (const { id } of running) appendBatchState(this.db, id, at);
 
       const marks = IN_FLIGHT_STATES.map(() => '?').join(', ');
       const stuck = this.db
