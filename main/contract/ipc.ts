@@ -149,7 +149,8 @@ export interface AuditEntryView {
 /** method name → request and response. The IPC channel is `station:` + the method name. */
 export interface StationMethods {
   stationInfo: { req: Record<string, never>; res: StationInfo };
-  errorTexts: { req: { codes: string[] }; res: Record<string, { en: string; 'zh-CN': string }> };
+  /** `protocol` (optional): texts fitted to that protocol's link (issue 9 §1). */
+  errorTexts: { req: { codes: string[]; protocol?: ProtocolId }; res: Record<string, { en: string; 'zh-CN': string }> };
   importPackage: { req: { fileName: string; dataBase64: string; version?: string; /** The operator confirmed a version warning (PACKAGE_VERSION_CONFLICT / PACKAGE_SAME_IMAGE). */ confirm?: boolean }; res: PackageInfo };
   listPackages: { req: Record<string, never>; res: PackageInfo[] };
   resolveTargets: { req: { targets: string[] }; res: UnitRef[] };

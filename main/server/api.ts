@@ -397,7 +397,10 @@ export function createStationApi(deps: ApiDeps): StationApi {
     }),
     errorTexts: (req) => {
       const codes = strList(obj(req).codes, 'codes', 200) ?? [];
-      return Object.fromEntries(codes.map((c) => [c, { en: operatorText(c, 'en'), 'zh-CN': operatorText(c, 'zh-CN') }]));
+      // Optional: the unit's protocol, so the hint fits its link (issue 9 §1: no "check the cable" for Wi-Fi).
+      const p = obj(req).protocol;
+      const unit = p === undefined ? undefined : { protocol: oneOf<ProtocolId>(p, PROTOCOL_IDS, 'protocol') };
+      return Object.fromEntries(codes.map((c) => [c, { en: operatorText(c, 'en', unit), 'zh-CN': operatorText(c, 'zh-CN', unit) }]));
     },
     importPackage: (req) => {
       const r = obj(req);

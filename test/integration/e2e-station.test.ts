@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
 import { Journal } from '../../main/engine/journal/journal.js';
 import { parseCsv } from '../../main/engine/report/index.js';
+import { confirmedByList } from '../../main/engine/summary.js';
 import { chromiumMissing, launchChromium, saveShot, serveStation, shootAll, type ServedStation } from '../e2e/station.js';
 
 const missing = chromiumMissing();
@@ -188,7 +189,9 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
         expect(row!.state).toBe(job.state);
         expect(row!.result).toBe(job.result ?? '');
         expect(row!.sent_crc32).toBe(job.sent.crc32);
-        expect(row!.confirmed_crc32).toBe(job.confirmed.crc32 ?? '');
+        // Only a CRC the device itself confirmed is shown as confirmed (issue 9 §1).
+        expect(row!.confirmed_crc32).toBe(job.confirmed.confirmedBy?.includes('device-crc32') ? (job.confirmed.crc32 ?? '') : '');
+        expect(row!.confirmed_by).toBe(confirmedByList(job.confirmed).join('+'));
         expect(row!.attempts).toBe(String(job.attempts));
         expect(row!.batch_id).toBe(batchId);
       }

@@ -92,7 +92,7 @@ describeWithTools(['socat'], 'flashline recover (RMA) over a real PTY', () => {
     const report = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as { rows: Record<string, unknown>[] };
     expect(report.rows[0]).toMatchObject(reportRow);
     const csv = fs.readFileSync(csvFile, 'utf8');
-    expect(csv).toContain('rma_ticket,technician,trace_ref,prev_hash,row_hash');
+    expect(csv).toContain('rma_ticket,technician,trace_ref,confirmed_by,attempt_causes,prev_hash,row_hash');
     expect(csv).toContain(',RMA-2024-0042,wang.li,journal:jobs/');
     expect(fs.readFileSync(htmlFile, 'utf8')).toMatch(/RMA <b>RMA-2024-0042<\/b> · technician wang\.li/);
     // editing the technician in the exported file breaks that row's hash

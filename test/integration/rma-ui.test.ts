@@ -155,7 +155,10 @@ describeWithTools(['socat'], 'RMA screen API over the WebSocket with a bricked u
     expect(tx.length).toBeGreaterThan(IMAGE_BYTES);
     expect(tx.includes(Buffer.from(image.subarray(20 * 1024 + 10, 21 * 1024 - 10)))).toBe(true);
     expect(detail.rawTrace.some((e) => e.dir === 'rx' && e.hex === '43')).toBe(true); // the loader's C
-    expect(detail.reportRow).toMatchObject({ rma_ticket: TICKET, technician: 'zhang.wei', result: 'ok', address: pty.hostPath, version_after: '2.0.0', confirmed_crc32: crc32Hex(image) });
+    expect(detail.reportRow).toMatchObject({ rma_ticket: TICKET, technician: 'zhang.wei', result: 'ok', address: pty.hostPath, version_after: '2.0.0' });
+    // The loader's own CRC shows as confirmed only when the session marks it device-confirmed (issue 9 §1).
+    expect(['', crc32Hex(image)]).toContain(detail.reportRow.confirmed_crc32);
+    if (String(detail.reportRow.confirmed_by).includes('device-crc32')) expect(detail.reportRow.confirmed_crc32).toBe(crc32Hex(image));
     expect(String(detail.reportRow.trace_ref)).toContain(done.jobId);
     const notRma = await c.call('rmaDetail', { jobId: 'B-nope-0001' });
     expect(!notRma.ok && notRma.error.code).toBe('CONFIG_INVALID');

@@ -54,6 +54,20 @@ describe('station API', () => {
     expect(() => validateUnit({ unitId: 'u', transport: 'serial', protocol: 'ymodem', address: '/dev/x', sim: { behaviour: 'accept', initialVersion: '1' } }, 0)).toThrow(/only for sim/);
   });
 
+  it('error texts fit the unit\'s protocol when it is given; an unknown protocol is refused', async () => {
+    const plain = await api.handlers.errorTexts({ codes: ['TRANSPORT_NOT_FOUND'] });
+    const wifi = await api.handlers.errorTexts({ codes: ['TRANSPORT_NOT_FOUND'], protocol: 'mqtt-ota-aliyun' });
+    expect(plain.ok && wifi.ok).toBe(true);
+    if (plain.ok && wifi.ok) {
+      const p = plain.value as Record<string, { en: string; 'zh-CN': string }>;
+      const w = wifi.value as Record<string, { en: string; 'zh-CN': string }>;
+      expect(p.TRANSPORT_NOT_FOUND!.en).toMatch(/cable/);
+      expect(w.TRANSPORT_NOT_FOUND!.en).not.toMatch(/cable/);
+      expect(w.TRANSPORT_NOT_FOUND!['zh-CN']).toContain('Wi-Fi');
+    }
+    expect((await api.handlers.errorTexts({ codes: ['X'], protocol: 'carrier-pigeon' })).ok).toBe(false);
+  });
+
   it('imports a package from bytes and reports a bad one with its operator text', async () => {
     const ok = await api.handlers.importPackage({ fileName: 'app.bin', dataBase64: Buffer.from(buildSimImage(8 * 1024, '2.0.0')).toString('base64') });
     expect(ok.ok).toBe(true);
@@ -127,6 +141,7 @@ describe('serve: HTTP and WebSocket', () => {
     const csv = await call<{ ok: true; value: { content: string; fileName: string } }>('exportReport', { batchId: batch.value.batchId, format: 'csv' });
     expect(csv.value.fileName).toBe(`${batch.value.batchId}.csv`);
     expect(csv.value.content).toContain('version_rejected');
+    expect(csv.value.content).toContain('\r\n#integrity,chain+ed25519\r\n'); // the UI's export is signed by the station key too
     // an unknown method closes the socket rather than reaching the engine
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
     ws.send(JSON.stringify({ t: 'call', id: 99, method: 'constructor', req: {} }));

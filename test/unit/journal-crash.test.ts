@@ -50,7 +50,10 @@ describe('Journal after SIGKILL', () => {
         for (let i = 1; i < ts.length; i++) expect(ts[i]!.from).toBe(ts[i - 1]!.to);
       }
       expect(total).toBeGreaterThanOrEqual(500);
+      // The hash chain is written in the same transactions: a kill never leaves it broken.
+      expect(j.verifyChain()).toMatchObject({ ok: true, errors: [] });
       expect(j.markInterrupted(new Date().toISOString())).toEqual(['crash-batch']);
+      expect(j.verifyChain()).toMatchObject({ ok: true, errors: [] });
     } finally {
       j.close();
     }

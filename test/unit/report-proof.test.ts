@@ -218,6 +218,13 @@ describe('station key', () => {
     }
   });
 
+  it('a damaged key file is a clear CONFIG_INVALID, never silently replaced', () => {
+    const bad = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-badkey-'));
+    fs.writeFileSync(path.join(bad, 'station-key.pem'), 'not a key', { mode: 0o600 });
+    expect(() => loadOrCreateStationKey(bad)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(fs.readFileSync(path.join(bad, 'station-key.pem'), 'utf8')).toBe('not a key');
+  });
+
   it('public keys parse from PEM, base64 and hex (SPKI or raw), a private PEM, or a file; junk is refused', () => {
     const info = publicKeyInfo(station.publicKey);
     const fp = info.fingerprint;

@@ -1,6 +1,6 @@
 /**
- * The journal's own tamper evidence (issue 10 §4): every batch, transition and finished attempt
- * is a link of one SHA-256 chain, written with the row (chain_seq, chain_hash columns, so the chain
+ * The journal's own tamper evidence (issue 10 §4): every batch, batch state change, transition
+ * and finished attempt is a link of one SHA-256 chain, written with the row (chain_seq, chain_hash columns, so the chain
  * travels with each row wherever rows are shipped), and every job row is pinned by the hash its
  * last transition recorded. `verifyJournal` finds an edited, deleted or inserted row.
  *
@@ -13,11 +13,13 @@ import type Database from 'better-sqlite3';
 export const JOURNAL_CHAIN_FORMAT = 'flashline-journal/1';
 export const GENESIS = createHash('sha256').update(JOURNAL_CHAIN_FORMAT).digest('hex');
 
-export type LinkKind = 'batch' | 'transition' | 'attempt';
+export type LinkKind = 'batch' | 'batch-state' | 'transition' | 'attempt';
 
 /** Columns each kind of link commits to, in order. Mutable columns (progress, state of a batch) are not in them. */
 export const LINK_FIELDS: Record<LinkKind, readonly string[]> = {
   batch: ['id', 'operator', 'station_id', 'package_json', 'plan_json', 'created_at', 'chain_jobs'],
+  /** One row of batch_states per change of a batch's state or times; the batches row must equal the newest. */
+  'batch-state': ['batch_id', 'at', 'state', 'started_at', 'ended_at', 'paused_reason'],
   transition: ['job_id', 'seq', 'at', 'from_state', 'to_state', 'attempt', 'progress_bytes', 'result', 'error_code', 'message', 'job_hash'],
   attempt: ['job_id', 'attempt', 'started_at', 'ended_at', 'result', 'error_code', 'stage', 'resume_from_bytes'],
 };
@@ -64,6 +66,18 @@ export function chainHead(db: Database.Database): { seq: number; hash: string } 
   return db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM chain_head WHERE id = 1').get() ?? { seq: 0, hash: GENESIS };
 }
 
+/** Records a batch's current state and times as a linked batch_states row (call inside the write transaction). */
+export function appendBatchState(db: Database.Database, batchId: string, at: string): void {
+  const b = db.prepare<[string], Row>('SELECT state, started_at, ended_at, paused_reason FROM batches WHERE id = ?').get(batchId);
+  if (!b) return;
+  const row = { batch_id: batchId, at, ...b };
+  const link = appendLink(db, 'batch-state', row);
+  db.prepare(
+    `INSERT INTO batch_states (batch_id, at, state, started_at, ended_at, paused_reason, chain_seq, chain_hash)
+     VALUES (@batch_id, @at, @state, @started_at, @ended_at, @paused_reason, @chain_seq, @chain_hash)`,
+  ).run({ ...row, ...link });
+}
+
 /**
  * Schema v2 on a journal written before the chain: links every existing row, in a fixed order
  * (batches, then transitions, then finished attempts), and pins every job row in its batch's
@@ -76,6 +90,7 @@ export function backfillChain(db: Database.Database): void {
     const row = { ...b, chain_jobs: JSON.stringify(pins) };
     const link = appendLink(db, 'batch', row);
     db.prepare('UPDATE batches SET chain_jobs = ?, chain_seq = ?, chain_hash = ? WHERE id = ?').run(row.chain_jobs, link.chain_seq, link.chain_hash, b.id);
+    appendBatchState(db, String(b.id), text(b.ended_at ?? b.started_at ?? b.created_at));
   }
   for (const t of db.prepare<[], Row>('SELECT * FROM transitions ORDER BY at, job_id, seq').all()) {
     const row = { ...t, job_hash: '' };
@@ -122,7 +137,9 @@ export function verifyJournal(db: Database.Database): JournalCheck {
   const batches = db.prepare<[], Row>('SELECT * FROM batches').all();
   const transitions = db.prepare<[], Row>('SELECT * FROM transitions').all();
   const attempts = db.prepare<[], Row>('SELECT * FROM attempts').all();
+  const batchStates = db.prepare<[], Row>('SELECT * FROM batch_states').all();
   collect('batch', batches, (r) => `batch ${text(r.id)}`, () => false);
+  collect('batch-state', batchStates, (r) => `batch state ${text(r.batch_id)} ${text(r.state)} at ${text(r.at)}`, () => false);
   collect('transition', transitions, (r) => `transition ${text(r.job_id)}#${text(r.seq)}`, () => false);
   collect('attempt', attempts, (r) => `attempt ${text(r.job_id)}#${text(r.attempt)}`, (r) => r.ended_at === null);
   const openAttempts = attempts.filter((a) => a.ended_at === null && (a.chain_seq === null || a.chain_seq === undefined)).length;
@@ -141,6 +158,19 @@ export function verifyJournal(db: Database.Database): JournalCheck {
   const last = links[links.length - 1];
   if (head.seq !== (last?.seq ?? 0)) add(`the journal head is at position ${head.seq}, the last row at ${last?.seq ?? 0} (rows removed from the end, or the head edited)`);
   else if (head.hash !== (last?.hash ?? GENESIS)) add('the journal head hash does not match the last row (head edited)');
+
+  // Batch rows: state and times must equal the newest linked batch_states row of that batch.
+  const lastState = new Map<string, Row>();
+  for (const st of batchStates) {
+    const cur = lastState.get(text(st.batch_id));
+    if (!cur || Number(st.chain_seq) > Number(cur.chain_seq)) lastState.set(text(st.batch_id), st);
+  }
+  for (const b of batches) {
+    const st = lastState.get(text(b.id));
+    const fields = ['state', 'started_at', 'ended_at', 'paused_reason'];
+    if (!st) add(`batch ${text(b.id)}: no journaled state`);
+    else if (fields.some((f) => text(b[f]) !== text(st[f]))) add(`batch ${text(b.id)}: state or times differ from what was journaled (${text(b.state)} vs ${text(st.state)})`);
+  }
 
   // Job rows: each must equal what its last transition pinned, or its batch's creation pin.
   const pins = new Map<string, string>();

@@ -20,7 +20,7 @@ import type {
 import { ACTIVE_STATES } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import { MIGRATIONS } from './schema.js';
-import { appendLink, chainHead, jobHash, verifyJournal, type JournalCheck } from './chain.js';
+import { appendBatchState, appendLink, chainHead, jobHash, verifyJournal, type JournalCheck } from './chain.js';
 
 export interface JournalOptions {
   /**
@@ -241,6 +241,7 @@ export class Journal {
         chain_jobs: JSON.stringify(Object.fromEntries(jobRows.map((j) => [j.id, jobHash(j as unknown as Record<string, unknown>)]))),
       };
       insertBatch.run({ ...row, ...appendLink(this.db, 'batch', row) });
+      appendBatchState(this.db, b.batchId, b.createdAt);
       for (const params of jobRows) this.upsertJob.run(params);
     })();
   }
@@ -256,7 +257,12 @@ export class Journal {
       values.push((patch as Record<string, string | undefined>)[key] ?? null);
     }
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE batches SET ${sets.join(', ')} WHERE id = ?`).run(...values, batchId);
+    this.db
+      .transaction(() => {
+        this.db.prepare(`UPDATE batches SET ${sets.join(', ')} WHERE id = ?`).run(...values, batchId);
+        appendBatchState(this.db, batchId, new Date().toISOString()); // the change is a link of the journal chain
+      })
+      .immediate();
   }
 
   /** Write the job's new row AND the transition in ONE transaction; returns the transition seq. Called before the event is published. */
@@ -282,7 +288,8 @@ export class Journal {
 
   /** Closes the attempt and links it into the journal chain (a finished attempt is never rewritten). */
   endAttempt(jobId: string, attempt: number, result: ResultCode, errorCode: string | undefined, stage: string, at: string = new Date().toISOString()): void {
-    this.db.transaction(() => this.closeAttemptLinked(jobId, attempt, { ended_at: at, result, error_code: errorCode ?? null, stage }))();
+    // IMMEDIATE: take the write lock before reading the row, so another writer cannot slip in between.
+    this.db.transaction(() => this.closeAttemptLinked(jobId, attempt, { ended_at: at, result, error_code: errorCode ?? null, stage })).immediate();
   }
 
   private closeAttemptLinked(jobId: string, attempt: number, end: { ended_at: string; result: string; error_code: string | null; stage: string }): void {
@@ -465,6 +472,7 @@ export class Journal {
       const running = this.db.prepare<[], { id: string }>("SELECT id FROM batches WHERE state = 'running'").all();
       for (const { id } of running) touched.add(id);
       this.db.prepare("UPDATE batches SET state = 'interrupted' WHERE state = 'running'").run();
+      for (const { id } of running) appendBatchState(this.db, id, at);
 
       const marks = IN_FLIGHT_STATES.map(() => '?').join(', ');
       const stuck = this.db

@@ -104,8 +104,8 @@ CREATE TABLE traces (
 `,
   },
   {
-    // Issue 10 §4 / issue 9 §1: the journal's hash chain (a link per batch, transition and
-    // finished attempt, kept in the row itself), the job pin each transition records, and the
+    // Issue 10 §4 / issue 9 §1: the journal's hash chain (a link per batch, batch state change,
+    // transition and finished attempt, kept in the row itself), the job pin each transition records, and the
     // device-confirmation facts a report rests on. Existing rows are linked by backfillChain.
     version: 2,
     sql: `
@@ -120,6 +120,17 @@ ALTER TABLE attempts ADD COLUMN chain_hash TEXT;
 ALTER TABLE jobs ADD COLUMN confirmed_by TEXT;
 ALTER TABLE jobs ADD COLUMN attempt_causes TEXT;
 ALTER TABLE jobs ADD COLUMN skip_reason TEXT;
+CREATE TABLE batch_states (
+  batch_id      TEXT NOT NULL REFERENCES batches (id),
+  at            TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  started_at    TEXT,
+  ended_at      TEXT,
+  paused_reason TEXT,
+  chain_seq     INTEGER,
+  chain_hash    TEXT
+);
+CREATE INDEX batch_states_batch ON batch_states (batch_id);
 CREATE TABLE chain_head (
   id   INTEGER PRIMARY KEY CHECK (id = 1),
   seq  INTEGER NOT NULL,

@@ -6,6 +6,7 @@
 import { generateKeyPairSync, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { StationError } from '../errors.js';
 import { keyId, spkiDer, spkiSha256, toPublicKey, type TrustedKey } from './hash-chain.js';
 
 export const STATION_KEY_FILE = 'station-key.pem';
@@ -55,9 +56,15 @@ export function loadOrCreateStationKey(dataDir: string): StationKey {
   return { ...readKey(file), file, created: false };
 }
 
+/** A damaged or foreign key file is a clear station error, never a silent new key (that would orphan every report signed so far). */
 function readKey(file: string): { privateKey: KeyObject; publicKey: KeyObject } {
-  const privateKey = createPrivateKey(fs.readFileSync(file, 'utf8'));
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`${file} is not an Ed25519 private key`);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new StationError('CONFIG_INVALID', `station key ${file} is unreadable (${(e as Error).message}); restore it from a backup, or move it away to give this station a new key`);
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') throw new StationError('CONFIG_INVALID', `station key ${file} is not an Ed25519 private key`);
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 

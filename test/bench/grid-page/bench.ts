@@ -6,7 +6,7 @@
 import { createPinia } from 'pinia';
 import { createApp, nextTick } from 'vue';
 import type { BatchCounts, BatchEvent, BatchView, JobState, JobView, ResultCode } from '../../../main/contract/dto.js';
-import type { StationBridge, StationInfo } from '../../../main/contract/ipc.js';
+import { STATION_METHODS, type StationBridge, type StationInfo } from '../../../main/contract/ipc.js';
 import App from '../../../renderer/App.vue';
 import { installBridge } from '../../../renderer/bridge.js';
 import { useBatchStore } from '../../../renderer/stores/batch.js';
@@ -139,7 +139,10 @@ function createBenchBridge(onSubscribe: (fn: (e: BatchEvent) => void) => void): 
     interruptedBatchIds: [],
   };
   const settings = { stationId: 'bench-station', operator: 'bench', language: 'en' as const, bleAdapterLimit: 6, globalConcurrency: 500, serveport: 0 };
+  // Every method the page does not exercise is refused (engineer, scanner, audit…): the bench measures the grid.
+  const refuseRest = Object.fromEntries(STATION_METHODS.map((m) => [m, () => refuse()])) as unknown as StationBridge;
   return {
+    ...refuseRest,
     stationInfo: () => ok(info),
     errorTexts: (req) => ok(Object.fromEntries(req.codes.map((c) => [c, { en: `${c}: retry the unit`, 'zh-CN': `${c}：请重试` }]))),
     importPackage: () => refuse(),
