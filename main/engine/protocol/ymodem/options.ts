@@ -227,6 +227,8 @@ export function resolveYmodemOptions(raw: Record<string, unknown> = {}): YmodemO
   for (const k of ['maxBlocks', 'flashBytes', 'minBatteryPct']) {
     if (o[k] !== null && (typeof o[k] !== 'number' || (o[k] as number) < 0)) bad(k, 'must be null or a number ≥ 0');
   }
+  // A single digit key may come as a number (`--opt ymodem.menuKey=1`): it is that key.
+  if (typeof o.menuKey === 'number' && Number.isInteger(o.menuKey) && o.menuKey >= 0 && o.menuKey <= 9) o.menuKey = String(o.menuKey);
   for (const k of ['versionQuery', 'batteryQuery', 'serialQuery', 'bootTrigger', 'fileName', 'menuKey']) {
     if (o[k] !== null && typeof o[k] !== 'string') bad(k, 'must be null or a string');
   }
