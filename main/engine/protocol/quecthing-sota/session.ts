@@ -8,6 +8,7 @@ import type { HashView } from '../../../contract/dto.js';
 import { abortError } from '../../clock.js';
 import { StationError } from '../../errors.js';
 import type { Link } from '../../transport/types.js';
+import { takeProbeTraffic } from '../../detect/replay.js';
 import type { DeviceIdentity, ProtocolSession, SessionContext } from '../types.js';
 import {
   EVT_OTA,
@@ -129,6 +130,12 @@ export class QuecthingSotaSession implements ProtocolSession {
       this.lost = e;
       this.kick();
     });
+    // Issue 9 §6: what the MCU sent while detection listened is answered now, never swallowed.
+    const early = takeProbeTraffic(ctx.unit.address);
+    if (early) {
+      this.ctx.log(`answering ${early.length} bytes the MCU sent during protocol detection`);
+      this.onData(early);
+    }
   }
 
   /**
