@@ -10,7 +10,7 @@ import { createSimLinkPair } from '../../main/engine/transport/sim/sim-link.js';
 import { DeviceMemory } from '../../main/engine/device/device-memory.js';
 import { QTHTOOLS_PROFILE, VirtualQuecthingMcu, createQuecthingMcu, type QuecthingMcuFault, type QuecthingMcuOptions } from '../../main/engine/device/quecthing-mcu.js';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
-import { QuecthingSotaSession, applyQuecthingPolicy, quecthingSotaDriver } from '../../main/engine/protocol/quecthing-sota/index.js';
+import { QUECTEL_MCU_OPTIONS, QUECTHING_DEFAULTS, QUECTHING_ISSUE9_OPTION_SPECS, QuecthingSotaSession, applyQuecthingPolicy, quecthingSotaDriver, resolveQuecthingOptions } from '../../main/engine/protocol/quecthing-sota/index.js';
 import { resolveAutoTargets } from '../../main/engine/detect/detect.js';
 import { stashProbeTraffic, takeProbeTraffic } from '../../main/engine/detect/replay.js';
 import { StationError } from '../../main/engine/errors.js';
@@ -230,6 +230,12 @@ describe('quectel-mcu policy (issue 9 §8): the MCU enforces the plan limits thr
     const weak = makeMcu({ signalDbm: -90 });
     expect((await attempt(weak.mcu, image, applyQuecthingPolicy({}, { minRssiDbm: -80 }))).error?.code).toBe('POLICY_BLOCKED');
   }, 30_000);
+
+  it('the new options: specs match the defaults; the quectel-mcu values resolve', () => {
+    for (const spec of QUECTHING_ISSUE9_OPTION_SPECS) expect(QUECTHING_DEFAULTS[spec.key as keyof typeof QUECTHING_DEFAULTS], spec.key).toEqual(spec.default);
+    expect(resolveQuecthingOptions({ ...QUECTEL_MCU_OPTIONS })).toMatchObject({ echo: false, announceWindowMs: 10_000 });
+    expect(() => resolveQuecthingOptions({ announceWindowMs: -1 })).toThrow(/announceWindowMs/);
+  });
 
   it('probe traffic expires and is taken once', () => {
     stashProbeTraffic('p', Uint8Array.of(1), 0);

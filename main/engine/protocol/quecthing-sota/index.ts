@@ -17,5 +17,5 @@ export const quecthingSotaDriver: ProtocolDriver & PolicyAware = {
 };
 
 export { QuecthingSotaSession, type ModuleState } from './session.js';
-export { QUECTHING_DEFAULTS, applyQuecthingPolicy, resolveQuecthingOptions } from './options.js';
+export { QUECTEL_MCU_OPTIONS, QUECTHING_DEFAULTS, QUECTHING_ISSUE9_OPTION_SPECS, applyQuecthingPolicy, resolveQuecthingOptions } from './options.js';
 export type { PlanTrigger, QuecthingSotaOptions } from './options.js';

@@ -3,7 +3,7 @@
  * setting here, with the defaults of §8. Resolved and validated from a free-form record.
  * Pure data; no I/O.
  */
-import type { PlanPolicy } from '../../../contract/dto.js';
+import type { OptionSpec, PlanPolicy } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
 
 export type PlanTrigger = 'request' | 'registered' | 'start';
@@ -111,3 +111,25 @@ export function applyQuecthingPolicy(raw: Record<string, unknown>, policy: PlanP
   if (policy.minRssiDbm !== undefined) out.minSignalDbm = o.minSignalDbm === 0 ? policy.minRssiDbm : Math.max(o.minSignalDbm, policy.minRssiDbm);
   return out;
 }
+
+/** Issue 9 §6: the options this issue added or changed, for `flashline options quecthing-sota`. */
+export const QUECTHING_ISSUE9_OPTION_SPECS: readonly OptionSpec[] = [
+  { key: 'announceWindowMs', type: 'number', default: 5000, unit: 'ms', min: 0, meaning: 'After AT+QIOTREG=1 (or an OTA request) wait this long for the MCU’s version announcement (AT+QIOTMCUVER) before planning without one; the version gate and version_before use it.' },
+  { key: 'component', type: 'string|null', default: null, meaning: 'Component in the plan; null = the package’s when its manifest names one, else the component the MCU announced. A different announced component fails at once (SOTA_COMPONENT_UNKNOWN).' },
+];
+
+/**
+ * Quectel-module MCUs as they are (built-in profile `quectel-mcu`, vendor-behaviour.md): echo off
+ * (an echoed AT+QIOTMCUVER line confuses Quectel's MCU parser), a generous announcement window
+ * (the simulator announces when its operator sets the version), 1 KiB reads, plan on request,
+ * component from the MCU, a long update window (=3 and the report can be operator actions).
+ */
+export const QUECTEL_MCU_OPTIONS: Readonly<Partial<QuecthingSotaOptions>> = Object.freeze({
+  echo: false,
+  announceWindowMs: 10_000,
+  component: null,
+  planTrigger: 'request',
+  maxReadBytes: 1024,
+  updateWindowMs: 20 * 60_000,
+  strictVerdict: true,
+});
