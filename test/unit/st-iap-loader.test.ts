@@ -10,14 +10,14 @@ import { DeviceMemory } from '../../main/engine/device/device-memory.js';
 import { ST_MENU_END, VirtualStIapLoader, type StIapLoaderOptions } from '../../main/engine/device/st-iap-loader.js';
 import { createYmodemSimDevice } from '../../main/engine/device/ymodem-unit.js';
 import { buildSimImage } from '../../main/engine/device/app-descriptor.js';
-import { ST_IAP_YMODEM_OPTIONS, YmodemSession, applyYmodemPolicy, resolveYmodemOptions, ymodemDriver } from '../../main/engine/protocol/ymodem/index.js';
+import { ST_IAP_YMODEM_OPTIONS, YMODEM_DEFAULTS, YMODEM_ISSUE9_OPTION_SPECS, YmodemSession, applyYmodemPolicy, resolveYmodemOptions, ymodemDriver } from '../../main/engine/protocol/ymodem/index.js';
 import { encodeBlock, encodeHeaderBlock, CAN } from '../../main/engine/protocol/ymodem/frames.js';
 import { StationError } from '../../main/engine/errors.js';
 import { ymodemContext } from '../helpers/pty.js';
 
 const LINK = { bytesPerSecond: 400_000, latencyMs: 1, mtuBytes: 4096, lossRate: 0 };
-/** The loader at 10× ST speed: C every 100 ms, CAN CAN after ~0.5 s of silence. */
-const LOADER: StIapLoaderOptions = { cIntervalMs: 100, menuPrintMs: 60, flashWriteMs: 3, eraseMs: 10 };
+/** The loader at 4× ST speed: C every 250 ms, CAN CAN after ~1.5 s of silence. */
+const LOADER: StIapLoaderOptions = { cIntervalMs: 250, menuPrintMs: 60, flashWriteMs: 3, eraseMs: 10 };
 /** The built-in ST options with timers scaled like the loader (margins for a loaded machine). */
 const STATION = {
   ...ST_IAP_YMODEM_OPTIONS,
@@ -165,7 +165,7 @@ describe('ST IAP loader (virtual AN4657) vs the station’s st-iap-ymodem option
     const killed = await attempt(loader, {}, { stopAtBytes: 12_000 });
     expect(killed.error).toBeNull();
     // ~5 intervals of C, then CAN CAN every interval.
-    expect(await until(() => loader.state.errors > 5, 3000)).toBe(true);
+    expect(await until(() => loader.state.errors > 5, 6000)).toBe(true);
     const r = await attempt(loader);
     expect(r.error).toBeNull();
     expect(r.verdict).toEqual({ confirmedBy: ['loader-verdict', 'size'] });
@@ -174,11 +174,11 @@ describe('ST IAP loader (virtual AN4657) vs the station’s st-iap-ymodem option
   });
 
   it('loader left mid-session while still sending C: our header gets NAK → recovered, then passes', async () => {
-    const { loader } = makeLoader({ cIntervalMs: 300 });
+    const { loader } = makeLoader({ cIntervalMs: 600 });
     const killed = await attempt(loader, {}, { stopAtBytes: 12_000 });
     expect(killed.error).toBeNull();
     expect(loader.state.sessionBegin && loader.state.errors <= 5).toBe(true);
-    const r = await attempt(loader, { menuPromptTimeoutMs: 1500 });
+    const r = await attempt(loader, { menuPromptTimeoutMs: 2500 });
     expect(r.error).toBeNull();
     expect(r.logs.some((l) => l.includes('answered our header with NAK'))).toBe(true);
   });
@@ -242,7 +242,7 @@ describe('ST IAP loader (virtual AN4657) vs the station’s st-iap-ymodem option
   it('a clone that gives up instead of sending CAN CAN forever: "Failed to receive the file!" after an abandoned session', async () => {
     const { loader } = makeLoader({ abandonedCan: false });
     await attempt(loader, {}, { stopAtBytes: 8000 });
-    expect(await until(() => loader.printed.includes('Failed to receive the file!'), 3000)).toBe(true);
+    expect(await until(() => loader.printed.includes('Failed to receive the file!'), 6000)).toBe(true);
     expect((await attempt(loader)).error).toBeNull();
   });
 
@@ -288,6 +288,9 @@ describe('st-iap-ymodem policy and options (issue 9 §8)', () => {
     expect(() => resolveYmodemOptions({ menuPrompt: '(' })).toThrow(/menuPrompt/);
     expect(() => resolveYmodemOptions({ menuPrompt: 'x' })).toThrow(/needs a menuKey/);
     expect(resolveYmodemOptions({ ...ST_IAP_YMODEM_OPTIONS }).menuPrompt).toBeInstanceOf(RegExp);
+    expect(resolveYmodemOptions({ menuKey: 1 }).menuKey).toBe('1');
+    // Every new option's spec matches its default (what `flashline options ymodem` prints).
+    for (const spec of YMODEM_ISSUE9_OPTION_SPECS) expect(YMODEM_DEFAULTS[spec.key as keyof typeof YMODEM_DEFAULTS], spec.key).toEqual(spec.default);
   });
 });
 

@@ -9,6 +9,7 @@ import type { ProtocolId } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import { openSerialLink } from '../transport/serial/serial-transport.js';
 import type { Link } from '../transport/types.js';
+import { stashProbeTraffic } from './replay.js';
 
 export interface ProbeResult {
   protocol: ProtocolId | null;
@@ -18,6 +19,8 @@ export interface ProbeResult {
   version?: string;
   /** True when only a bootloader answered (application dead). */
   bootloaderOnly?: boolean;
+  /** Every byte the unit sent during the probe (an AT MCU's commands must be answered later, issue 9 §6). */
+  heard?: Uint8Array;
 }
 
 export interface SerialProbeOptions {
@@ -50,17 +53,22 @@ export function classifySerialText(text: string): ProbeResult | null {
 /** Probe an open serial link: listen, then (only if nothing was heard) ask the console once. */
 export async function probeSerialLink(link: Link, opts: SerialProbeOptions = {}): Promise<ProbeResult> {
   let text = '';
+  const raw: number[] = [];
   const off = link.onData((c) => {
-    for (const b of c) text += String.fromCharCode(b);
+    for (const b of c) {
+      text += String.fromCharCode(b);
+      if (raw.length < MAX_PROBE_TEXT) raw.push(b);
+    }
     if (text.length > MAX_PROBE_TEXT) text = text.slice(-MAX_PROBE_TEXT);
   });
+  const withHeard = (r: ProbeResult): ProbeResult => ({ ...r, heard: Uint8Array.from(raw) });
   try {
     const listen = opts.listenMs ?? DEFAULT_LISTEN_MS;
     const found = await watch(() => classifySerialText(text), listen, opts.signal);
-    if (found) return found;
+    if (found) return withHeard(found);
     await link.write(ascii(opts.consoleQuery ?? DEFAULT_CONSOLE_QUERY), opts.signal);
     const answered = await watch(() => classifySerialText(text), opts.replyMs ?? DEFAULT_REPLY_MS, opts.signal);
-    if (answered) return answered;
+    if (answered) return withHeard(answered);
     return { protocol: null, evidence: text.length ? `unrecognised traffic (${text.length} bytes)` : 'silent' };
   } finally {
     off();
@@ -125,6 +133,8 @@ export async function resolveAutoTargets(targets: string[], opts: ResolveOptions
         } finally {
           await link.close();
         }
+        // The MCU sent those commands once and waits for their answers: the session replays them.
+        if (result.protocol === 'quecthing-sota' && result.heard) stashProbeTraffic(path, result.heard);
       }
     } else if (kind === 'ble') {
       const forced = opts.overrides?.[addr] ?? opts.overrides?.[addr.toLowerCase()];

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { SimBehaviour, UnitRef } from '../../contract/dto.js';
 import { ModuleReplyParser, OTA_DOWNLOAD_START, OTA_FAILED, OTA_PIECE_READY, OTA_PLAN, OTA_SUCCESS, REG_OK, ascii, parseUrc, type AtParam } from '../protocol/quecthing-sota/frames.js';
 import type { DevicePort } from '../transport/types.js';
-import { findAppVersion } from './app-descriptor.js';
+import { UNKNOWN_VERSION, findAppVersion } from './app-descriptor.js';
 import type { DeviceMemory } from './device-memory.js';
 import type { VirtualDevice } from './virtual-device.js';
 
@@ -55,7 +55,35 @@ export interface QuecthingMcuOptions {
   disconnectAtOffset?: number;
   /** wrong_version: what it reports (default "<image version>-bad"). */
   wrongVersion?: string;
+  // Device profile of Quectel's QthTools MCU simulator (vendor-behaviour.md, issue 9 §6); QTHTOOLS_PROFILE sets them all.
+  /** Register first (AT+QIOTREG=1 as its first command) and announce the version announceDelayMs later. */
+  announceAfterRegister?: boolean;
+  announceDelayMs?: number;
+  /** Parse the receive buffer only after this much silence (QthTools: 200 ms); 0 = at once. */
+  silenceBeforeParseMs?: number;
+  /** Check the MD5 right after the reads: good → =3, flash, reboot; bad → report the old version again, no =3. */
+  md5BeforeUpdate3?: boolean;
+  /** Query AT+QIOTCFG="tsl" and stop unless a +QIOTCFG: line comes before OK. */
+  queryCfg?: boolean;
+  /** Send each command once and wait for its answer forever (no retries, no timeout). */
+  sendOnce?: boolean;
+  /** Signal strength it compares with the plan's minimum (10700), dBm. */
+  signalDbm?: number;
 }
+
+/** Quectel's QthTools MCU simulator as measured (quecthing-sota.md §8.1, vendor-behaviour.md). */
+export const QTHTOOLS_PROFILE: Readonly<QuecthingMcuOptions> = Object.freeze({
+  component: 'MCU_A',
+  announceAfterRegister: true,
+  announceDelayMs: 2000,
+  silenceBeforeParseMs: 200,
+  md5BeforeUpdate3: true,
+  queryCfg: true,
+  sendOnce: true,
+  otaReqInfo: null,
+  echoOff: false,
+  readBytes: 1024,
+});
 
 export const MCU_DEFAULT_COMPONENT = 'app';
 const DEFAULT_READ_BYTES = 1024;
@@ -116,6 +144,11 @@ export class VirtualQuecthingMcu implements VirtualDevice {
   private readsSinceJunk = 0;
   private readonly fault: QuecthingMcuFault;
   private readonly o: Required<Omit<QuecthingMcuOptions, 'fault' | 'disconnectAtOffset' | 'wrongVersion' | 'otaReqInfo'>> & Pick<QuecthingMcuOptions, 'disconnectAtOffset' | 'wrongVersion'> & { otaReqInfo: 0 | 1 | null };
+  /** Bytes waiting for the silence before parsing (silenceBeforeParseMs). */
+  private unparsed: Uint8Array[] = [];
+  private parseTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The last AT+QIOTCFG="tsl" query got its +QIOTCFG: line (queryCfg). */
+  cfgAnswered: boolean | null = null;
   /** Every line the MCU saw from the module (tests read URCs and echo from here). */
   readonly heard: string[] = [];
 
@@ -135,6 +168,13 @@ export class VirtualQuecthingMcu implements VirtualDevice {
       readDelayMs: options.readDelayMs ?? 0,
       disconnectAtOffset: options.disconnectAtOffset,
       wrongVersion: options.wrongVersion,
+      announceAfterRegister: options.announceAfterRegister ?? false,
+      announceDelayMs: options.announceDelayMs ?? 2000,
+      silenceBeforeParseMs: options.silenceBeforeParseMs ?? 0,
+      md5BeforeUpdate3: options.md5BeforeUpdate3 ?? false,
+      queryCfg: options.queryCfg ?? false,
+      sendOnce: options.sendOnce ?? false,
+      signalDbm: options.signalDbm ?? -63, // +CSQ: 25 → −113 + 2 × 25
     };
   }
 
@@ -150,6 +190,8 @@ export class VirtualQuecthingMcu implements VirtualDevice {
 
   dispose(): void {
     this.detach();
+    if (this.parseTimer) clearTimeout(this.parseTimer);
+    this.parseTimer = null;
     this.gen++;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -181,6 +223,21 @@ export class VirtualQuecthingMcu implements VirtualDevice {
 
   private onData(chunk: Uint8Array): void {
     if (this.hung || this.fault === 'silent') return;
+    if (this.o.silenceBeforeParseMs > 0) {
+      // QthTools reads its buffer only after 200 ms without a byte: every turn costs that.
+      this.unparsed.push(chunk);
+      if (this.parseTimer) clearTimeout(this.parseTimer);
+      this.parseTimer = setTimeout(() => {
+        this.parseTimer = null;
+        const parts = this.unparsed.splice(0);
+        for (const p of parts) this.parse(p);
+      }, this.o.silenceBeforeParseMs);
+      return;
+    }
+    this.parse(chunk);
+  }
+
+  private parse(chunk: Uint8Array): void {
     for (const r of this.parser.feed(chunk)) {
       if (r.kind === 'data') {
         if (this.pending) this.pending.data = { start: r.start, bytes: r.bytes };
@@ -209,19 +266,25 @@ export class VirtualQuecthingMcu implements VirtualDevice {
 
   /** One command at a time; no reply within the deadline → resend (MAX_COMMAND_TRIES). */
   private command(line: string, gen: number): Promise<CommandResult> {
+    const tries = this.o.sendOnce ? 1 : MAX_COMMAND_TRIES;
     const run = async (): Promise<CommandResult> => {
-      for (let attempt = 1; attempt <= MAX_COMMAND_TRIES; attempt++) {
+      for (let attempt = 1; attempt <= tries; attempt++) {
         if (gen !== this.gen) throw new Rebooted();
         const r = await new Promise<CommandResult>((resolve) => {
-          const t = setTimeout(() => {
-            this.timers.delete(t);
-            if (this.pending?.resolve === done) this.pending = null;
-            resolve({ final: 'timeout', lines: [], data: null });
-          }, this.o.replyTimeoutMs);
-          this.timers.add(t);
+          // sendOnce: no deadline at all — a swallowed command stalls this MCU for good.
+          const t = this.o.sendOnce
+            ? null
+            : setTimeout(() => {
+                this.timers.delete(t!);
+                if (this.pending?.resolve === done) this.pending = null;
+                resolve({ final: 'timeout', lines: [], data: null });
+              }, this.o.replyTimeoutMs);
+          if (t) this.timers.add(t);
           const done = (v: CommandResult) => {
-            clearTimeout(t);
-            this.timers.delete(t);
+            if (t) {
+              clearTimeout(t);
+              this.timers.delete(t);
+            }
             resolve(v);
           };
           this.pending = { line, lines: [], data: null, resolve: done };
@@ -254,6 +317,7 @@ export class VirtualQuecthingMcu implements VirtualDevice {
     this.memory.boot();
     await this.sleep(this.o.bootMs, gen);
     if (this.fault === 'garbage') this.send(BOOT_NOISE);
+    if (this.o.announceAfterRegister) return this.firmwareRegisterFirst(gen);
     // Wait for the module: `AT` until it says OK.
     for (;;) {
       const r = await this.command('AT', gen);
@@ -274,6 +338,28 @@ export class VirtualQuecthingMcu implements VirtualDevice {
       // A watchdog reset mid-download: the MCU kept its OTA record and picks up where it was.
       return this.readPiece(gen);
     }
+    this.ota = null;
+    await this.command(this.o.otaReqInfo === null ? 'AT+QIOTOTAREQ' : `AT+QIOTOTAREQ=${this.o.otaReqInfo}`, gen);
+  }
+
+  /**
+   * QthTools order (vendor-behaviour.md): AT+QIOTREG=1 is the first command, the configuration
+   * query follows, the version comes seconds later, the OTA request only once registered.
+   */
+  private async firmwareRegisterFirst(gen: number): Promise<void> {
+    const registered = this.waitForHeard(`+QIOTEVT: 3,${REG_OK}`, gen);
+    registered.catch(() => undefined);
+    await this.command('AT+QIOTREG=1', gen);
+    await registered;
+    if (this.o.echoOff) await this.command('ATE0', gen);
+    if (this.o.queryCfg) {
+      const r = await this.command('AT+QIOTCFG="tsl"', gen);
+      this.cfgAnswered = r.final === 'OK' && r.lines.some((l) => l.startsWith('+QIOTCFG: "tsl"'));
+      if (!this.cfgAnswered) return; // its configuration step never completes: the MCU goes no further
+    }
+    await this.sleep(this.o.announceDelayMs, gen);
+    await this.command(`AT+QIOTMCUVER="${this.o.component}","${this.memory.state.version}"`, gen);
+    if (this.ota?.reading) return this.readPiece(gen);
     this.ota = null;
     await this.command(this.o.otaReqInfo === null ? 'AT+QIOTOTAREQ' : `AT+QIOTOTAREQ=${this.o.otaReqInfo}`, gen);
   }
@@ -307,8 +393,10 @@ export class VirtualQuecthingMcu implements VirtualDevice {
       case OTA_PLAN: {
         if (str(0) !== this.o.component) return; // another component's plan: not ours
         const batteryLimit = num(3);
+        const minSignal = num(4);
         const battery = this.fault === 'refuse_plan' ? -1 : this.o.batteryPct;
-        const accept = this.fault !== 'refuse_plan' && !(batteryLimit > 0 && battery < batteryLimit);
+        // The plan's limits are the MCU's to enforce (issue 9 §8): below either → refuse.
+        const accept = this.fault !== 'refuse_plan' && !(batteryLimit > 0 && battery < batteryLimit) && !(minSignal < 0 && this.o.signalDbm < minSignal);
         this.ota = { target: str(2), size: num(5), md5: '', pieceStart: 0, pieceLength: 0, offset: 0, reading: false };
         run(async () => void (await this.command(`AT+QIOTUPDATE=${accept ? 1 : 0}`, gen)));
         return;
@@ -384,19 +472,36 @@ export class VirtualQuecthingMcu implements VirtualDevice {
       return;
     }
     ota.reading = false;
+    if (this.o.md5BeforeUpdate3) {
+      // QthTools: the MD5 first; on a mismatch it reports its old version again and flashes nothing.
+      const corrupt = this.fault === 'corrupt_copy' || (this.fault === 'corrupt_copy_once' && this.memory.bump(COUNTER_CORRUPTS) === 1);
+      if (corrupt) this.memory.corruptStaging(Math.floor(ota.size / 2));
+      const md5 = createHash('md5').update(this.memory.readStaging(ota.size)).digest('hex');
+      if (md5 !== ota.md5) {
+        this.ota = null;
+        await this.command(`AT+QIOTMCUVER="${this.o.component}","${this.memory.state.version}"`, gen);
+        return;
+      }
+      if (this.fault !== 'skip_update3') await this.command('AT+QIOTUPDATE=3', gen);
+      return this.flashAndReboot(ota, gen, true);
+    }
     if (this.fault !== 'skip_update3') await this.command('AT+QIOTUPDATE=3', gen);
     await this.flashAndReboot(ota, gen);
   }
 
   /** Check the MD5 of what it assembled (lowercase, §8.1), install when good, reboot. */
-  private async flashAndReboot(ota: OtaState, gen: number): Promise<void> {
+  private async flashAndReboot(ota: OtaState, gen: number, checked = false): Promise<void> {
     await this.sleep(this.o.flashMs, gen);
-    const corrupt = this.fault === 'corrupt_copy' || (this.fault === 'corrupt_copy_once' && this.memory.bump(COUNTER_CORRUPTS) === 1);
+    const corrupt = !checked && (this.fault === 'corrupt_copy' || (this.fault === 'corrupt_copy_once' && this.memory.bump(COUNTER_CORRUPTS) === 1));
     if (corrupt) this.memory.corruptStaging(Math.floor(ota.size / 2)); // a flash write fault
     const image = this.memory.readStaging(ota.size);
     const md5 = createHash('md5').update(image).digest('hex');
     if (md5 === ota.md5) {
-      const version = this.fault === 'wrong_version' ? (this.o.wrongVersion ?? `${findAppVersion(image)}-bad`) : findAppVersion(image);
+      // Issue 9 §10: an image without a version descriptor (the product's own firmware) boots as
+      // the version the plan (10700) announced.
+      const found = findAppVersion(image);
+      const booted = found === UNKNOWN_VERSION ? ota.target : found;
+      const version = this.fault === 'wrong_version' ? (this.o.wrongVersion ?? `${booted}-bad`) : booted;
       this.memory.install(version);
     } else {
       this.memory.setResume(null); // keeps the old application
@@ -427,6 +532,9 @@ export function faultOfBehaviour(b: SimBehaviour | undefined): QuecthingMcuFault
     case 'disconnect':
       return 'disconnect';
     // The MCU's own knobs (issue 4 §2), selectable as `sim:quecthing-sota:N:<knob>`.
+    case 'qthtools':
+    case 'announce_after_register':
+      return 'none'; // device profiles of a healthy MCU (the factory sets them)
     case 'read_outside':
     case 'stop_reading':
     case 'wrong_version':
@@ -444,7 +552,10 @@ export function faultOfBehaviour(b: SimBehaviour | undefined): QuecthingMcuFault
 /** Factory for the sim transport: behaviour, battery and disconnect point from the unit's sim options. */
 export function createQuecthingMcu(unit: UnitRef, memory: DeviceMemory, extra: QuecthingMcuOptions = {}): VirtualQuecthingMcu {
   const sim = unit.sim;
+  const profile: QuecthingMcuOptions =
+    sim?.behaviour === 'qthtools' ? QTHTOOLS_PROFILE : sim?.behaviour === 'announce_after_register' ? { announceAfterRegister: true, announceDelayMs: 1000 } : {};
   return new VirtualQuecthingMcu(memory, {
+    ...profile,
     fault: faultOfBehaviour(sim?.behaviour),
     batteryPct: sim?.behaviour === 'low_battery' ? LOW_BATTERY_PCT : sim?.batteryPct,
     readDelayMs: sim?.behaviour === 'slow_flash' ? 20 : 0,

@@ -391,7 +391,8 @@ export const ST_IAP_BEHAVIOURS = { st_iap: { sizeCheckFix: false }, st_iap_fixed
 export function createYmodemSimDevice(unit: UnitRef, memory: DeviceMemory): VirtualDevice {
   const b = unit.sim?.behaviour;
   if (b === 'st_iap' || b === 'st_iap_fixed') {
-    return new VirtualStIapLoader(memory, { ...ST_IAP_BEHAVIOURS[b], cIntervalMs: 100, disconnectAtOffset: unit.sim?.link?.disconnectAtOffset });
+    // ST's 1 s receive timeout at 1/4: quick, with margin for a loaded station.
+    return new VirtualStIapLoader(memory, { ...ST_IAP_BEHAVIOURS[b], cIntervalMs: 250, disconnectAtOffset: unit.sim?.link?.disconnectAtOffset });
   }
   return createYmodemUnit(unit, memory);
 }

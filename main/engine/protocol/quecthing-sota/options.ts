@@ -3,6 +3,7 @@
  * setting here, with the defaults of §8. Resolved and validated from a free-form record.
  * Pure data; no I/O.
  */
+import type { OptionSpec, PlanPolicy } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
 
 export type PlanTrigger = 'request' | 'registered' | 'start';
@@ -39,8 +40,10 @@ export interface QuecthingSotaOptions {
   downloadGapMs: number;
   /** §4: more than this many failed reads → 10706. */
   maxDownloadErrors: number;
-  /** Component name in the plan; null = the package component. */
+  /** Component name in the plan; null = the package's when a manifest names it, else the MCU's announcement (issue 9 §6). */
   component: string | null;
+  /** After AT+QIOTREG=1 (or an OTA request) wait this long for the MCU's version announcement before planning without it. */
+  announceWindowMs: number;
   /** Station-side deadlines around the MCU's own pace (no spec value: [inferred]). */
   identifyTimeoutMs: number;
   planTriggerTimeoutMs: number;
@@ -65,6 +68,7 @@ export const QUECTHING_DEFAULTS: Readonly<QuecthingSotaOptions> = Object.freeze(
   downloadGapMs: 100,
   maxDownloadErrors: 5,
   component: null,
+  announceWindowMs: 5000,
   identifyTimeoutMs: 15_000,
   planTriggerTimeoutMs: 60_000,
   planReplyTimeoutMs: 60_000,
@@ -89,8 +93,43 @@ export function resolveQuecthingOptions(raw: Record<string, unknown> = {}): Quec
   if (o.component !== null && (typeof o.component !== 'string' || o.component.length < 1 || o.component.length > 32)) bad('component', 'must be null or 1..32 characters');
   if ((o.maxReadBytes as number) < 1) bad('maxReadBytes', 'must be ≥ 1');
   if ((o.pieceSizeBytes as number) < 0) bad('pieceSizeBytes', 'must be ≥ 0 (0 = whole image)');
-  for (const k of ['urcGapMs', 'readIdleTimeoutMs', 'updateWindowMs', 'downloadGapMs', 'maxDownloadErrors', 'identifyTimeoutMs', 'planTriggerTimeoutMs', 'planReplyTimeoutMs']) {
+  for (const k of ['announceWindowMs', 'urcGapMs', 'readIdleTimeoutMs', 'updateWindowMs', 'downloadGapMs', 'maxDownloadErrors', 'identifyTimeoutMs', 'planTriggerTimeoutMs', 'planReplyTimeoutMs']) {
     if ((o[k] as number) < 0) bad(k, 'must be ≥ 0');
   }
   return o as unknown as QuecthingSotaOptions;
 }
+
+/**
+ * The plan's policy → the plan the MCU gets (issue 9 §8): event 10700 carries a battery limit and
+ * a minimum signal, and the MCU refuses the plan (AT+QIOTUPDATE=0 → POLICY_BLOCKED) when it is
+ * below them — the device enforces the limits through its protocol.
+ */
+export function applyQuecthingPolicy(raw: Record<string, unknown>, policy: PlanPolicy): Record<string, unknown> {
+  const o = resolveQuecthingOptions(raw);
+  const out: Record<string, unknown> = { ...raw };
+  if (policy.minBatteryPct !== undefined) out.batteryLimitPct = Math.max(o.batteryLimitPct, policy.minBatteryPct);
+  if (policy.minRssiDbm !== undefined) out.minSignalDbm = o.minSignalDbm === 0 ? policy.minRssiDbm : Math.max(o.minSignalDbm, policy.minRssiDbm);
+  return out;
+}
+
+/** Issue 9 §6: the options this issue added or changed, for `flashline options quecthing-sota`. */
+export const QUECTHING_ISSUE9_OPTION_SPECS: readonly OptionSpec[] = [
+  { key: 'announceWindowMs', type: 'number', default: 5000, unit: 'ms', min: 0, meaning: 'After AT+QIOTREG=1 (or an OTA request) wait this long for the MCU’s version announcement (AT+QIOTMCUVER) before planning without one; the version gate and version_before use it.' },
+  { key: 'component', type: 'string|null', default: null, meaning: 'Component in the plan; null = the package’s when its manifest names one, else the component the MCU announced. A different announced component fails at once (SOTA_COMPONENT_UNKNOWN).' },
+];
+
+/**
+ * Quectel-module MCUs as they are (built-in profile `quectel-mcu`, vendor-behaviour.md): echo off
+ * (an echoed AT+QIOTMCUVER line confuses Quectel's MCU parser), a generous announcement window
+ * (the simulator announces when its operator sets the version), 1 KiB reads, plan on request,
+ * component from the MCU, a long update window (=3 and the report can be operator actions).
+ */
+export const QUECTEL_MCU_OPTIONS: Readonly<Partial<QuecthingSotaOptions>> = Object.freeze({
+  echo: false,
+  announceWindowMs: 10_000,
+  component: null,
+  planTrigger: 'request',
+  maxReadBytes: 1024,
+  updateWindowMs: 20 * 60_000,
+  strictVerdict: true,
+});

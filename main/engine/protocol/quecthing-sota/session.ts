@@ -8,6 +8,7 @@ import type { HashView } from '../../../contract/dto.js';
 import { abortError } from '../../clock.js';
 import { StationError } from '../../errors.js';
 import type { Link } from '../../transport/types.js';
+import { takeProbeTraffic } from '../../detect/replay.js';
 import type { DeviceIdentity, ProtocolSession, SessionContext } from '../types.js';
 import {
   EVT_OTA,
@@ -39,6 +40,22 @@ import { resolveQuecthingOptions, type QuecthingSotaOptions } from './options.js
 /** §4: the SDK's status enum, as far as the station needs it. */
 export type ModuleState = 'IDLE' | 'PLAN' | 'CONFIRMED' | 'DOWNLOAD_START' | 'DOWNLOADED' | 'UPDATING';
 
+/** A bare image's component when nothing names one (package loader default): no MCU uses it. */
+const GENERIC_COMPONENT = 'app';
+/**
+ * Module defaults for `AT+QIOTCFG="<item>"` queries of items the MCU has not set [inferred from the
+ * AT manual's parameter defaults]: TSL mode off (transparent), buffer mode off, lifetime 120 s, …
+ */
+const CFG_DEFAULTS: Readonly<Record<string, string>> = {
+  tsl: '0',
+  buffer: '0',
+  act: '1',
+  lifetime: '120',
+  session_mode: '0',
+  txid_mode: '0',
+  productinfo: '"",""',
+  server: '1,"iot-south.quectel.com:1883"',
+};
 /** §2.1: component ≤ 32 chars, version ≤ 64 chars [sdk]. */
 const MAX_COMPONENT_CHARS = 32;
 const MAX_VERSION_CHARS = 64;
@@ -71,6 +88,10 @@ export class QuecthingSotaSession implements ProtocolSession {
   private readonly versions = new Map<string, string>();
   private readonly cfg = new Map<string, string>();
   private versionBeforePlan: string | undefined;
+  /** The component the MCU announced, when the plan names none. */
+  private announcedComponent: string | null = null;
+  /** When the announcement window opened (AT+QIOTREG=1 or the first OTA request). */
+  private announceAnchor: number | null = null;
   private sawAt = false;
   private regMode = 0;
   private registered = false;
@@ -109,11 +130,27 @@ export class QuecthingSotaSession implements ProtocolSession {
       this.lost = e;
       this.kick();
     });
+    // Issue 9 §6: what the MCU sent while detection listened is answered now, never swallowed.
+    const early = takeProbeTraffic(ctx.unit.address);
+    if (early) {
+      this.ctx.log(`answering ${early.length} bytes the MCU sent during protocol detection`);
+      this.onData(early);
+    }
   }
 
-  /** The plan's component: the profile's name, else the package component. */
+  /**
+   * The plan's component (issue 9 §6): the profile's name, else a component the package names,
+   * else the one the MCU announced — never the generic default no MCU uses.
+   */
   get component(): string {
-    return this.options.component ?? this.ctx.image.info.component;
+    return this.namedComponent() ?? this.announcedComponent ?? '';
+  }
+
+  /** The component the plan names: the profile's, else the package's unless it is the generic default of a bare image. */
+  private namedComponent(): string | null {
+    if (this.options.component !== null) return this.options.component;
+    const c = this.ctx.image.info.component;
+    return c !== GENERIC_COMPONENT ? c : null;
   }
 
   /** Module state, distinct bytes served, download errors: for tests and the RMA log. */
@@ -123,22 +160,41 @@ export class QuecthingSotaSession implements ProtocolSession {
 
   // ---- runner steps ------------------------------------------------------------------------
 
-  /** §6 "connecting/negotiating": wait for the MCU's version announcement for the plan component. */
+  /**
+   * §6 "connecting/negotiating" (issue 9 §6): wait for the MCU's version announcement. MCUs like
+   * Quectel's simulator register first and announce seconds later, so after registration (or an
+   * OTA request) the station waits `announceWindowMs` before it plans without one. A component
+   * other than the plan's fails at once.
+   */
   async identify(signal: AbortSignal): Promise<DeviceIdentity> {
     return this.guard(signal, async () => {
       const o = this.options;
-      const deadline = this.ctx.clock.now() + o.identifyTimeoutMs;
-      await this.waitFor(() => this.versions.has(this.component) || this.otaRequested || this.registered, () => deadline, signal);
-      const version = this.versions.get(this.component);
-      if (version !== undefined) return { version };
+      const named = this.namedComponent();
+      const t0 = this.ctx.clock.now();
+      const deadline = () => (this.announceAnchor !== null ? Math.max(this.announceAnchor + o.announceWindowMs, t0) : t0 + o.identifyTimeoutMs);
+      await this.waitFor(() => this.versions.size > 0, deadline, signal);
       if (!this.sawAt) throw new StationError('DEVICE_NOT_RESPONDING', `no AT traffic from the MCU within ${o.identifyTimeoutMs} ms`, this.detail());
-      const others = [...this.versions.keys()];
-      if (others.length > 0) {
-        throw new StationError('SOTA_COMPONENT_UNKNOWN', `the MCU announced ${others.map((c) => JSON.stringify(c)).join(', ')}, the plan is for "${this.component}"`, { ...this.detail(), deviceCode: others.join(',') });
+      const announced = [...this.versions.keys()];
+      if (named !== null) {
+        const version = this.versions.get(named);
+        if (version !== undefined) return { version };
+        if (announced.length > 0) throw this.componentMismatch(named, announced);
+        this.ctx.log(`the MCU announced no version within ${o.announceWindowMs} ms of registering: no version gate`);
+        return {};
       }
-      this.ctx.log('the MCU did not announce a version for the plan component: no version gate');
-      return {};
+      if (announced.length === 1) {
+        this.announcedComponent = announced[0]!;
+        if (!this.stateAtLeast('CONFIRMED')) this.versionBeforePlan = this.versions.get(this.announcedComponent);
+        this.ctx.log(`plan component "${this.announcedComponent}" from the MCU's announcement`);
+        return { version: this.versions.get(this.announcedComponent)! };
+      }
+      const why = announced.length > 1 ? `it announced several (${announced.map((c) => JSON.stringify(c)).join(', ')})` : `it announced none within ${o.announceWindowMs} ms of registering`;
+      throw new StationError('SOTA_COMPONENT_UNKNOWN', `the plan names no component and the MCU's is unknown: ${why}; set the component in the product profile`, { ...this.detail(), deviceCode: announced.join(',') });
     });
+  }
+
+  private componentMismatch(planned: string, announced: string[]): StationError {
+    return new StationError('SOTA_COMPONENT_UNKNOWN', `the MCU announced ${announced.map((c) => JSON.stringify(c)).join(', ')}, the plan is for "${planned}"`, { ...this.detail(), deviceCode: announced.join(',') });
   }
 
   /** §4: arm the plan, send 10700 on the trigger, wait for `=1` (confirm) or `=0` (refuse). */
@@ -152,7 +208,13 @@ export class QuecthingSotaSession implements ProtocolSession {
         throw new StationError('PROTOCOL_TIMEOUT', `the MCU never asked for a plan (trigger "${o.planTrigger}") within ${o.planTriggerTimeoutMs} ms`, this.detail());
       }
       const t1 = this.ctx.clock.now();
-      const answered = await this.waitFor(() => this.refused || this.stateAtLeast('CONFIRMED'), () => t1 + o.planReplyTimeoutMs, signal);
+      // An MCU that announces another component ignores our plan: fail at once, not after the reply timeout.
+      const otherComponent = () => this.versions.size > 0 && !this.versions.has(this.component);
+      const answered = await this.waitFor(() => this.refused || this.stateAtLeast('CONFIRMED') || otherComponent(), () => t1 + o.planReplyTimeoutMs, signal);
+      if (otherComponent() && !this.stateAtLeast('CONFIRMED')) {
+        this.fail(null);
+        throw this.componentMismatch(this.component, [...this.versions.keys()]);
+      }
       if (!answered) {
         this.fail(null);
         throw new StationError('PROTOCOL_TIMEOUT', `no AT+QIOTUPDATE=1/0 within ${o.planReplyTimeoutMs} ms of event ${OTA_PLAN}`, { ...this.detail(), deviceCode: String(OTA_FAILED) });
@@ -422,8 +484,10 @@ export class QuecthingSotaSession implements ProtocolSession {
     const item = paramString(cmd.params[0]);
     if (!item) return { text: finalResult(false) };
     if (cmd.params.length === 1) {
-      const stored = this.cfg.get(item.value);
-      return { text: (stored !== undefined ? infoLine(`+QIOTCFG: "${item.value}",${stored}`) : '') + finalResult(true) };
+      // Issue 9 §6: a query is answered with its +QIOTCFG: line before OK (MCUs wait for it).
+      const stored = this.cfg.get(item.value) ?? CFG_DEFAULTS[item.value];
+      if (stored === undefined) return { text: finalResult(false) };
+      return { text: infoLine(`+QIOTCFG: "${item.value}",${stored}`) + finalResult(true) };
     }
     const values = cmd.params.slice(1).map((p) => (p.kind === 'string' ? `"${p.value}"` : String(p.value)));
     this.cfg.set(item.value, values.join(','));
@@ -441,6 +505,7 @@ export class QuecthingSotaSession implements ProtocolSession {
       return { text: finalResult(true), urcs: [urc(EVT_DEREGISTERED, REG_OK)] };
     }
     this.registered = true;
+    this.announceAnchor ??= this.ctx.clock.now();
     const urcs = [urc(EVT_REGISTERED, REG_OK), urc(EVT_SUBSCRIBED, REG_OK)];
     if (this.options.planTrigger === 'registered' && this.planArmed && this.canPlan()) urcs.push(this.planUrc());
     return { text: finalResult(true), urcs };
@@ -477,6 +542,16 @@ export class QuecthingSotaSession implements ProtocolSession {
     const o = this.options;
     const target = this.ctx.image.info.version;
     const beforeUpdate = this.state !== 'UPDATING';
+    const allRead = this.servedBytes === this.served.length;
+    // Issue 9 §6: after the reads, a report of the old version (or, before =3, of any other than
+    // the target) means the MCU's MD5 check failed and it kept its firmware: end at once, retryable.
+    if (version !== target && allRead && (beforeUpdate || version === this.versionBeforePlan)) {
+      this.state = 'IDLE';
+      this.planArmed = false;
+      this.failure = new StationError('SOTA_MD5_FAILED', `the MCU reported ${version} after reading the whole image (target ${target}): its MD5 check failed, it kept its firmware`, { ...this.detail(), deviceCode: String(OTA_FAILED) });
+      this.ctx.log(`version report ${version} after all reads: MD5 failure on the MCU, event ${OTA_FAILED}`);
+      return [urc(EVT_OTA, OTA_FAILED)];
+    }
     if (version !== target && beforeUpdate && o.tolerateOldVersionReport && version === this.versionBeforePlan) {
       this.ctx.log(`lenient: ignored a report of the old version ${version} before event ${OTA_UPDATING} (MCU re-announced at boot)`);
       return [];
@@ -509,6 +584,7 @@ export class QuecthingSotaSession implements ProtocolSession {
       info = p.value;
     }
     this.otaRequested = true;
+    this.announceAnchor ??= this.ctx.clock.now();
     this.wantSha = info === 1;
     const urcs: string[] = [];
     if (this.options.planTrigger === 'request' && this.planArmed && this.canPlan()) urcs.push(this.planUrc());

@@ -16,5 +16,5 @@ export const ymodemDriver: ProtocolDriver & PolicyAware = {
 };
 
 export { YmodemSession, planBlocks } from './session.js';
-export { BARE_RECEIVER_PROFILE, ST_IAP_YMODEM_OPTIONS, ST_MENU_PROMPT, YMODEM_DEFAULTS, applyYmodemPolicy, resolveYmodemOptions } from './options.js';
+export { BARE_RECEIVER_PROFILE, ST_IAP_YMODEM_OPTIONS, YMODEM_ISSUE9_OPTION_SPECS, ST_MENU_PROMPT, YMODEM_DEFAULTS, applyYmodemPolicy, resolveYmodemOptions } from './options.js';
 export type { ConfirmMode, FileNameOverflow, VerdictFormat, YmodemMode, YmodemOptions } from './options.js';

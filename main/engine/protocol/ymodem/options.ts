@@ -3,7 +3,7 @@
  * defaults of ymodem.md §6–§7, resolved and validated from a free-form options record.
  * Pure data; no I/O.
  */
-import type { PlanPolicy } from '../../../contract/dto.js';
+import type { OptionSpec, PlanPolicy } from '../../../contract/dto.js';
 import { StationError } from '../../errors.js';
 import { MAX_NAME_BYTES, SUB, type HeaderStyle } from './frames.js';
 
@@ -227,6 +227,8 @@ export function resolveYmodemOptions(raw: Record<string, unknown> = {}): YmodemO
   for (const k of ['maxBlocks', 'flashBytes', 'minBatteryPct']) {
     if (o[k] !== null && (typeof o[k] !== 'number' || (o[k] as number) < 0)) bad(k, 'must be null or a number ≥ 0');
   }
+  // A single digit key may come as a number (`--opt ymodem.menuKey=1`): it is that key.
+  if (typeof o.menuKey === 'number' && Number.isInteger(o.menuKey) && o.menuKey >= 0 && o.menuKey <= 9) o.menuKey = String(o.menuKey);
   for (const k of ['versionQuery', 'batteryQuery', 'serialQuery', 'bootTrigger', 'fileName', 'menuKey']) {
     if (o[k] !== null && typeof o[k] !== 'string') bad(k, 'must be null or a string');
   }
@@ -269,3 +271,20 @@ export function applyYmodemPolicy(raw: Record<string, unknown>, policy: PlanPoli
   }
   return { ...raw, minBatteryPct: Math.max(policy.minBatteryPct, o.minBatteryPct ?? 0) };
 }
+
+/** Issue 9 §5: the options this issue added, for `flashline options ymodem` (OptionSpec of the contract). */
+export const YMODEM_ISSUE9_OPTION_SPECS: readonly OptionSpec[] = [
+  { key: 'menuKey', type: 'string|null', default: null, meaning: 'Key that starts a download from the loader menu (ST IAP: "1"); null = the loader needs no menu. A single digit may be given as a number.' },
+  { key: 'menuPrompt', type: 'string|null', default: null, meaning: 'Pattern (RegExp source) of the menu end; the key is sent only after it, because a key sent while the menu prints is lost. Needs menuKey.' },
+  { key: 'menuPromptTimeoutMs', type: 'number', default: 3000, unit: 'ms', min: 0, meaning: 'Wait this long for the menu prompt (or a start request); then send the key anyway (the menu may have been printed before the port opened).' },
+  { key: 'menuRetryMs', type: 'number', default: 3000, unit: 'ms', min: 0, meaning: 'No lone C within this after the key (or the menu printed again): send the key again.' },
+  { key: 'menuTries', type: 'number', default: 5, min: 1, meaning: 'Menu keys sent before the attempt fails with PROTOCOL_NO_START.' },
+  { key: 'recoverAbandoned', type: 'boolean', default: false, meaning: 'A loader left mid-session (CAN CAN every second, or NAK to our header) is cancelled with CAN CAN / "a" and started again, so resume needs no power cycle.' },
+  { key: 'recoverTries', type: 'number', default: 2, min: 0, meaning: 'Recoveries of an abandoned loader per attempt.' },
+  { key: 'controlWhenListening', type: 'boolean', default: false, meaning: 'Send CAN CAN only after the loader answered the block in flight (a one-byte receive register loses bytes while it writes flash).' },
+  { key: 'controlRepeats', type: 'number', default: 1, min: 1, meaning: 'How often a cancel is sent when the loader does not confirm it (then "a" once).' },
+  { key: 'controlGapMs', type: 'number', default: 300, unit: 'ms', min: 0, meaning: 'Wait for the loader to confirm a cancel (ACK or "Aborted") before repeating it.' },
+  { key: 'maxFileNameChars', type: 'number', default: 64, min: 1, max: 64, meaning: 'Longest file name in block 0 (ST IAP: 63, its buffer holds 64 with the NUL).' },
+  { key: 'fileNameOverflow', type: 'enum', default: 'truncate', values: ['truncate', 'refuse'], meaning: 'A longer name is shortened keeping its extension, or refused (CONFIG_INVALID).' },
+  { key: 'verdictFormat', type: 'enum', default: 'ok-err', values: ['ok-err', 'st-iap'], meaning: 'How the loader prints its result: OK/ERR lines, or ST AN4657 text ("Programming Completed Successfully!" with "Size: N Bytes", "Verification failed!", "Aborted by user.", "Failed to receive the file!").' },
+];
