@@ -55,6 +55,8 @@ const CONFIRM_POLL_MS = 500;
 const CONFIRM_GRACE_MS = 1000;
 /** Causes that are not the unit's: the station stopped or the operator cancelled. */
 const NOT_A_CAUSE = new Set(['JOB_CANCELLED', 'STATION_INTERRUPTED']);
+/** Trace lines journaled per attempt (the transport ring's size). */
+const TRACE_LINES_KEPT = 400;
 
 /** Why an abort happened: the operator cancelled, or the station is shutting down (→ interrupted). */
 export type AbortReason = 'cancel' | 'shutdown';
@@ -65,6 +67,8 @@ export class JobRunner {
   private stageFailures: Record<string, number> = {};
   /** The first real cause's message and device code (the journal keeps only its code). */
   private firstCause: { code: string; message: string; deviceCode?: string } | null = null;
+  /** The link the attempt opened first (its trace carries the session's log). */
+  private attemptLink: Link | null = null;
 
   constructor(readonly job: JobView, private readonly deps: JobDeps) {}
 
@@ -140,6 +144,7 @@ export class JobRunner {
       link.trace.reset();
       link.trace.note(`attempt ${job.attempts}: ${job.unit.transport}:${job.unit.address} ${driver.id}`);
       const openedLink = link;
+      this.attemptLink = link;
       session = driver.createSession({
         link,
         image,
@@ -241,7 +246,10 @@ export class JobRunner {
       return 'done';
     } finally {
       if (link) {
-        sink.trace(job, link.trace.tail());
+        // The attempt's own link holds the session log; a confirm link (after a reboot) adds its traffic.
+        const first = this.attemptLink;
+        sink.trace(job, first && first !== link ? [...first.trace.tail(), ...link.trace.tail()].slice(-TRACE_LINES_KEPT) : link.trace.tail());
+        this.attemptLink = null;
         await link.close().catch(() => undefined);
       }
     }
@@ -323,7 +331,7 @@ export class JobRunner {
         oldSeen = version;
         const left2 = windowEnd - clock.now();
         if (left2 <= 0) break;
-        getLink().trace.note(`unit still runs ${version} ${Math.round(windowMs - left2)} ms into the ${windowMs} ms reboot window: not rebooted yet, reading again`);
+        (this.attemptLink ?? getLink()).trace.note(`unit still runs ${version} ${Math.round(windowMs - left2)} ms into the ${windowMs} ms reboot window: not rebooted yet, reading again`);
         await clock.sleep(Math.min(CONFIRM_POLL_MS, left2), signal);
       } catch (e) {
         if (signal.aborted) throw e;
