@@ -413,10 +413,16 @@ function rate(bytes: number, ms: number): number | undefined {
  * connection slot nobody will release.
  */
 async function openWithDeadline(transport: Transport, unit: JobView['unit'], signal: AbortSignal, ms: number, what: string): Promise<Link> {
-  const opening = transport.open(unit, signal);
+  // The transport gets a signal that also fires at our deadline, so it stops scanning/connecting
+  // then (no transport-side cap has to stand in for the profile's connect timer).
+  const ctl = new AbortController();
+  if (signal.aborted) ctl.abort(signal.reason);
+  else signal.addEventListener('abort', () => ctl.abort(signal.reason), { once: true });
+  const opening = transport.open(unit, ctl.signal);
   try {
     return await withDeadline(opening, ms, 'TRANSPORT_TIMEOUT', what);
   } catch (e) {
+    if (!ctl.signal.aborted) ctl.abort(e);
     opening.then((late) => late.close().catch(() => undefined), () => undefined);
     throw e;
   }
