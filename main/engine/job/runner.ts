@@ -302,8 +302,9 @@ export class JobRunner {
 
   /**
    * Confirm inside the reboot window (issue 9 §2): the window the device announced, else the
-   * profile's. The unit's old version read back inside it means "not rebooted yet": read again
-   * (on a new link when the driver reconnects) until the window ends; only then a mismatch.
+   * profile's. For drivers that read the version on a new link after the reboot, the unit's old
+   * version read inside the window means "not rebooted yet": reconnect and read again until the
+   * window ends; only then a mismatch. Same-link sessions wait inside the window themselves.
    */
   private async confirmWithinWindow(session: ProtocolSession, getLink: () => Link, setLink: (l: Link) => void, signal: AbortSignal): Promise<string | undefined> {
     const { clock, driver, image } = this.deps;
@@ -323,7 +324,9 @@ export class JobRunner {
         const version = await withDeadline(session.confirm(link, signal), left, 'REBOOT_TIMEOUT', 'waiting for the unit to come back');
         reads++;
         if (version === undefined || version === image.info.version) return version;
-        const old = this.job.versionBefore === undefined || version === this.job.versionBefore;
+        // Only a fresh read (a new link after the reboot) can tell more later; a same-link session
+        // already waited inside the window (the profile's timer is its option) and gave its answer.
+        const old = driver.reconnectForConfirm && (this.job.versionBefore === undefined || version === this.job.versionBefore);
         if (!old) {
           this.job.versionAfter = version;
           throw new StationError('VERIFY_VERSION_MISMATCH', `unit reports ${version} after reboot, expected ${image.info.version}`, { retryable: false });
