@@ -245,7 +245,24 @@ function finish(summary: FlashSummary, json: boolean): number {
   return summary.failed > 0 ? 1 : 0;
 }
 
+/**
+ * With --json, stdout carries only the JSON lines (issue 9 §3): whatever a library prints with
+ * console.log/info/debug while a batch runs goes to stderr. Our JSON uses process.stdout.write.
+ */
+function consoleToStderr(json: boolean): () => void {
+  if (!json) return () => undefined;
+  const saved = { log: console.log, info: console.info, debug: console.debug };
+  const toErr = (...a: unknown[]) => console.error(...a);
+  Object.assign(console, { log: toErr, info: toErr, debug: toErr });
+  return () => Object.assign(console, saved);
+}
+
 async function cmdFlash(v: Values): Promise<number> {
+  consoleToStderr(!!v.json); // for the rest of the process: a library may print while it ends
+  return cmdFlashInner(v);
+}
+
+async function cmdFlashInner(v: Values): Promise<number> {
   if (!v.package) throw new StationError('CONFIG_INVALID', '--package FILE is required');
   if (!v.target?.length) throw new StationError('CONFIG_INVALID', 'at least one --target is required');
   const units = parseTargets(await resolveCliTargets(v.target, v['protocol-for'], v.json ? process.stderr : process.stdout));
@@ -262,6 +279,11 @@ async function cmdFlash(v: Values): Promise<number> {
 }
 
 async function cmdResume(v: Values, batchId?: string): Promise<number> {
+  consoleToStderr(!!v.json); // for the rest of the process: a library may print while it ends
+  return cmdResumeInner(v, batchId);
+}
+
+async function cmdResumeInner(v: Values, batchId?: string): Promise<number> {
   const engine = openEngine(v, parseProtocolOptions(v.opt));
   try {
     const id = batchId ?? engine.interruptedBatchIds[0];

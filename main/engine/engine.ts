@@ -331,13 +331,8 @@ export class Engine {
       if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
       const pkg = await this.reloadPackage(batch.packageInfo);
       const image = this.pickImage(pkg, batch.packageInfo.components[0]?.component);
-      const jobs = this.journal.getJobs(batchId);
-      // Every earlier attempt's cause stays with the job (the first real one decides its result).
-      for (const j of jobs) {
-        const causes = this.journal.getAttemptCauses(j.jobId);
-        if (causes.length) j.attemptCauses = causes;
-      }
-      run = this.newRun(batch, jobs, image);
+      // Jobs come back with every earlier attempt's cause (the first real one decides the result).
+      run = this.newRun(batch, this.journal.getJobs(batchId), image);
       this.runs.set(batchId, run);
     }
     if (run.batch.state === 'created') run.start();

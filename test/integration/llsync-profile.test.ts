@@ -119,13 +119,13 @@ describe('per-unit PSKs for bound units (§6.1, §6.2)', () => {
 });
 
 describe('product profile through the CLI', () => {
-  it('a bad option fails the unit with CONFIG_INVALID naming it, without retries', async () => {
+  it('a bad option value is refused before the batch: CONFIG_INVALID naming it, exit 2 (issue 9 §9)', async () => {
     const dir = tmpDir();
     const img = writeImage(dir, 4096);
     const r = await runCli(['flash', '--package', img, '--version', '2.0.0', '--target', 'sim:llsync-ota:1', '--json', '--data-dir', dir, '--opt', 'llsync-ota.mtuResult=sometimes']);
-    expect(r.code).toBe(1);
-    expect(lastJson<FlashSummary>(r.stdout).units[0]).toMatchObject({ result: 'station_error', code: 'CONFIG_INVALID', attempts: 1, bytes: 0 });
-    expect(r.stderr).toMatch(/mtuResult/);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/CONFIG_INVALID: --opt llsync-ota\.mtuResult: must be one of after-sync, always, never/);
   }, 30_000);
 });
 

@@ -134,6 +134,14 @@ describe('reboot window (issue 9 §2)', () => {
     expect(job.message).toMatch(/end of the 1500 ms reboot window/);
   });
 
+  it('a same-link session (it waited inside the window itself) that reads the old version: mismatch at once', async () => {
+    const t0 = performance.now();
+    const sameLink = (d: ProtocolDriver): ProtocolDriver => ({ ...lateReboot(1000)(d), reconnectForConfirm: false });
+    const job = await run(scriptedDevice(), { driver: sameLink, rebootTimeoutMs: 20_000 });
+    expect(job).toMatchObject({ state: 'failed', errorCode: 'VERIFY_VERSION_MISMATCH', versionAfter: '1.0.0' });
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
   it('a third version is a mismatch at once', async () => {
     const t0 = performance.now();
     const job = await run(scriptedDevice({ rebootVersion: '1.9.9' }), { rebootTimeoutMs: 20_000 });

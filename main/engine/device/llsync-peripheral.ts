@@ -58,7 +58,33 @@ export interface LlsyncDeviceConfig {
   slowFlashMs: number;
   /** Test knob: a device that misbehaves on the air. */
   hostile?: 'garbled' | 'oversized' | 'flood' | 'wrong-seq';
+  /**
+   * Vendor behaviour (vendor-behaviour.md): after a passed check the application keeps running,
+   * advertising and answering with the OLD version this long, then reboots. Default: at once.
+   */
+  rebootDelayMs?: number;
+  /** When the device's stack sees an ATT MTU exchange: right after connecting, after login, or never. */
+  mtuExchange?: 'on-connect' | 'after-login' | 'never';
+  /**
+   * One data write lost on the air (first session only): `inside-loop` = the 4th packet of the first
+   * loop (the next one makes the device ask for a resend at once); `last-of-loop` = the last packet of
+   * the first loop (noticed only when the device's retry timer fires).
+   */
+  loseDataWrite?: 'inside-loop' | 'last-of-loop';
 }
+
+/**
+ * Device profiles (issue 9 §10): behaviours of real LLSync units, selectable per virtual unit.
+ * `sdk-1.4.1-esp32` is the vendor's SDK with an esp32-style application.
+ */
+export const LLSYNC_DEVICE_PROFILES: Readonly<Record<string, Partial<LlsyncDeviceConfig>>> = Object.freeze({
+  'sdk-1.4.1-esp32': { rebootDelayMs: 5000, mtuExchange: 'after-login', packageBytes: 115, userDataMtu: 128 },
+  'reboot-after-5s': { rebootDelayMs: 5000 },
+  'mtu-after-login': { mtuExchange: 'after-login' },
+  'no-mtu-report': { mtuExchange: 'never' },
+  'lost-write-in-loop': { loseDataWrite: 'inside-loop', packetsPerLoop: 16 },
+  'lost-last-write': { loseDataWrite: 'last-of-loop', packetsPerLoop: 16 },
+});
 
 /** SDK 1.4.1 defaults (§7.9) with the 244-byte package of trace f (ATT_MTU 247). */
 export const LLSYNC_DEVICE_DEFAULTS: Omit<LlsyncDeviceConfig, 'productId' | 'deviceName' | 'mac' | 'behaviour'> = {
@@ -85,6 +111,8 @@ export interface PeripheralPort {
   notify(value: Uint8Array): void;
   /** The device drops the link (reboot, fault). */
   drop(reason: string): void;
+  /** LLSync login succeeded on this link (the radio may run a late MTU exchange now). */
+  loggedIn?(): void;
 }
 
 const IDLE_TICKS_TO_ABANDON = 5; // §7.4 fixed in the SDK
@@ -92,7 +120,11 @@ const REFUSE_LOW_BATTERY = 2;
 const REFUSE_VERSION = 3;
 const CHECK_PASS = 0x80;
 const CHECK_CRC = 0x00;
+/** Default gap between the check result and the reboot (the link drops then). */
 const REBOOT_DELAY_MS = 20;
+/** Packet index inside the first loop lost by `loseDataWrite: 'inside-loop'`. */
+const LOST_PACKET_INSIDE_LOOP = 3;
+const COUNTER_LOST_WRITE = 'llsync.lostWrite';
 /** `disconnect` behaviour without an offset: drop at 30 % of the image. */
 const DISCONNECT_FRACTION = 0.3;
 const COUNTER_DISCONNECTS = 'llsync.disconnects';
@@ -133,6 +165,8 @@ export class LlsyncPeripheral {
   private hung = false;
   /** False while rebooting or dead. */
   advertising = true;
+  /** A passed image waiting for the delayed reboot (the old application still runs). */
+  private pendingReboot: ReturnType<typeof setTimeout> | null = null;
   readonly psk: Uint8Array;
 
   constructor(readonly config: LlsyncDeviceConfig, readonly memory: DeviceMemory) {
@@ -180,8 +214,11 @@ export class LlsyncPeripheral {
       this.saveRecord();
     }
     this.stopOta();
-    if (!this.bootTimer && !this.hung) this.advertising = true;
+    if (!this.bootTimer && !this.hung && !this.rebooting) this.advertising = true;
   }
+
+  /** Between the reboot's link drop and the new application advertising. */
+  private rebooting = false;
 
   onWrite(charUuid: string, data: Uint8Array): void {
     if (!this.port) return;
@@ -193,6 +230,8 @@ export class LlsyncPeripheral {
     this.stopOta();
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = null;
+    if (this.pendingReboot) clearTimeout(this.pendingReboot);
+    this.pendingReboot = null;
     this.port = null;
   }
 
@@ -215,6 +254,7 @@ export class LlsyncPeripheral {
       this.authed = true;
       this.pendingTs = null;
       this.send(EV_DEVICE_INFO, encodeDeviceInfo({ protocolVersion: 2, wantsMtuSet: true, mtuHint: this.config.userDataMtu, version: this.version }));
+      this.port?.loggedIn?.();
     } else if (type === 0x09) {
       // MTU result: 0 keep, 0xffff fall back to 20, else the ATT MTU the host obtained.
       const v = data.length >= 3 ? (data[1]! << 8) | data[2]! : 0;
@@ -306,6 +346,7 @@ export class LlsyncPeripheral {
     if (performance.now() < this.flashBusyUntil) return; // slow flash: the packet is lost
     const seq = d[2]!;
     const payload = d.subarray(3); // §7.3: the write length counts, not the length byte
+    if (this.loseOnAir(o, seq, payload.length)) return;
     if (seq !== o.expectedSeq) {
       if (o.acceptedInSession && !o.windowRequested) {
         o.windowRequested = true;
@@ -356,26 +397,52 @@ export class LlsyncPeripheral {
     if (ok) this.rebootInto(stored, o?.version);
   }
 
+  /**
+   * The application reboots into the stored image: after `rebootDelayMs` (the old application
+   * keeps advertising and answering with the old version until then), the link drops, and the
+   * new one boots. An image without a version descriptor boots the version of the OTA request
+   * (what the station announced), like a real product's own firmware.
+   */
   private rebootInto(image: Uint8Array, requestVersion: string | undefined): void {
     const found = findAppVersion(image);
     const version = found !== UNKNOWN_VERSION ? found : (requestVersion ?? UNKNOWN_VERSION);
-    this.memory.install(version);
-    this.advertising = false;
     const hang = this.config.behaviour === 'reboot_timeout';
-    if (hang) {
-      this.memory.bump(COUNTER_REBOOT_HANG);
-      this.hung = true;
-    }
-    setTimeout(() => {
+    const delayMs = this.config.rebootDelayMs ?? REBOOT_DELAY_MS;
+    if (this.pendingReboot) clearTimeout(this.pendingReboot);
+    this.pendingReboot = setTimeout(() => {
+      this.pendingReboot = null;
+      this.memory.install(version);
+      if (hang) {
+        this.memory.bump(COUNTER_REBOOT_HANG);
+        this.hung = true;
+      }
+      this.rebooting = true;
+      this.advertising = false;
       this.port?.drop('reboot');
       this.advertising = false;
       if (hang) return; // never comes back
       this.bootTimer = setTimeout(() => {
         this.bootTimer = null;
+        this.rebooting = false;
         this.memory.boot();
         this.advertising = true;
       }, this.config.bootMs);
-    }, REBOOT_DELAY_MS);
+    }, delayMs);
+    // A short delay is the reboot itself: stop advertising at once. A long one is the vendor's
+    // application still running (it advertises and answers with the old version meanwhile).
+    if (delayMs <= REBOOT_DELAY_MS) this.advertising = false;
+  }
+
+  /** `loseDataWrite`: one data write of the first session never reaches the device. */
+  private loseOnAir(o: OtaState, seq: number, payloadBytes: number): boolean {
+    const mode = this.config.loseDataWrite;
+    if (!mode || (this.memory.state.counters[COUNTER_LOST_WRITE] ?? 0) > 0 || seq !== o.expectedSeq) return false;
+    const N = this.config.packetsPerLoop;
+    const isLastOfLoop = seq === N - 1 || o.received + payloadBytes >= o.size;
+    const lose = mode === 'inside-loop' ? seq === LOST_PACKET_INSIDE_LOOP && !isLastOfLoop : isLastOfLoop;
+    if (!lose) return false;
+    this.memory.bump(COUNTER_LOST_WRITE);
+    return true;
   }
 
   // ---- device internals ---------------------------------------------------------------------

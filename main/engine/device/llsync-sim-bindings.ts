@@ -164,21 +164,32 @@ export class LlsyncSimBindings extends EventEmitter {
     };
     this.connections.set(e.uuid, c);
     this.maxConnectionsSeen = Math.max(this.maxConnectionsSeen, this.connections.size);
+    // ATT MTU exchange (noble's HCI binding asks right after connecting), two events later — or,
+    // per device profile, only after LLSync login, or never (stacks that report no MTU).
+    const mtu = Math.max(ATT_DEFAULT_MTU, Math.min(mtuRequest, e.link.maxAttMtu));
+    let exchanged = false;
+    const exchangeMtu = () => {
+      if (exchanged) return;
+      exchanged = true;
+      c.qHost.push(performance.now() + 2 * e.link.connIntervalMs, () => {
+        if (!c.open) return;
+        e.device.onAttMtu(mtu);
+        this.emit('onMtu', e.uuid, mtu);
+      });
+    };
+    const when = e.device.config.mtuExchange ?? 'on-connect';
     e.device.connect(
       {
         notify: (value) => this.deviceNotify(c, value),
         drop: () => this.closeConnection(c, HCI_CONNECTION_TIMEOUT),
+        loggedIn: () => {
+          if (when === 'after-login') exchangeMtu();
+        },
       },
       ATT_DEFAULT_MTU,
     );
     this.emit('connect', e.uuid, null);
-    // ATT MTU exchange right after connecting (noble's HCI binding does the same), two events later.
-    const mtu = Math.max(ATT_DEFAULT_MTU, Math.min(mtuRequest, e.link.maxAttMtu));
-    c.qHost.push(now + 2 * e.link.connIntervalMs, () => {
-      if (!c.open) return;
-      e.device.onAttMtu(mtu);
-      this.emit('onMtu', e.uuid, mtu);
-    });
+    if (when === 'on-connect') exchangeMtu();
   }
 
   private closeConnection(c: SimConnection, reason: number): void {

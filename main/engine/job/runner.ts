@@ -55,6 +55,8 @@ const CONFIRM_POLL_MS = 500;
 const CONFIRM_GRACE_MS = 1000;
 /** Causes that are not the unit's: the station stopped or the operator cancelled. */
 const NOT_A_CAUSE = new Set(['JOB_CANCELLED', 'STATION_INTERRUPTED']);
+/** Trace lines journaled per attempt (the transport ring's size). */
+const TRACE_LINES_KEPT = 400;
 
 /** Why an abort happened: the operator cancelled, or the station is shutting down (→ interrupted). */
 export type AbortReason = 'cancel' | 'shutdown';
@@ -65,6 +67,8 @@ export class JobRunner {
   private stageFailures: Record<string, number> = {};
   /** The first real cause's message and device code (the journal keeps only its code). */
   private firstCause: { code: string; message: string; deviceCode?: string } | null = null;
+  /** The link the attempt opened first (its trace carries the session's log). */
+  private attemptLink: Link | null = null;
 
   constructor(readonly job: JobView, private readonly deps: JobDeps) {}
 
@@ -143,6 +147,7 @@ export class JobRunner {
       link.trace.reset();
       link.trace.note(`attempt ${job.attempts}: ${job.unit.transport}:${job.unit.address} ${driver.id}`);
       const openedLink = link;
+      this.attemptLink = link;
       session = driver.createSession({
         link,
         image,
@@ -244,7 +249,10 @@ export class JobRunner {
       return 'done';
     } finally {
       if (link) {
-        sink.trace(job, link.trace.tail());
+        // The attempt's own link holds the session log; a confirm link (after a reboot) adds its traffic.
+        const first = this.attemptLink;
+        sink.trace(job, first && first !== link ? [...first.trace.tail(), ...link.trace.tail()].slice(-TRACE_LINES_KEPT) : link.trace.tail());
+        this.attemptLink = null;
         await link.close().catch(() => undefined);
       }
     }
@@ -297,8 +305,9 @@ export class JobRunner {
 
   /**
    * Confirm inside the reboot window (issue 9 §2): the window the device announced, else the
-   * profile's. The unit's old version read back inside it means "not rebooted yet": read again
-   * (on a new link when the driver reconnects) until the window ends; only then a mismatch.
+   * profile's. For drivers that read the version on a new link after the reboot, the unit's old
+   * version read inside the window means "not rebooted yet": reconnect and read again until the
+   * window ends; only then a mismatch. Same-link sessions wait inside the window themselves.
    */
   private async confirmWithinWindow(session: ProtocolSession, getLink: () => Link, setLink: (l: Link) => void, signal: AbortSignal): Promise<string | undefined> {
     const { clock, driver, image } = this.deps;
@@ -318,7 +327,9 @@ export class JobRunner {
         const version = await withDeadline(session.confirm(link, signal), left, 'REBOOT_TIMEOUT', 'waiting for the unit to come back');
         reads++;
         if (version === undefined || version === image.info.version) return version;
-        const old = this.job.versionBefore === undefined || version === this.job.versionBefore;
+        // Only a fresh read (a new link after the reboot) can tell more later; a same-link session
+        // already waited inside the window (the profile's timer is its option) and gave its answer.
+        const old = driver.reconnectForConfirm && (this.job.versionBefore === undefined || version === this.job.versionBefore);
         if (!old) {
           this.job.versionAfter = version;
           throw new StationError('VERIFY_VERSION_MISMATCH', `unit reports ${version} after reboot, expected ${image.info.version}`, { retryable: false });
@@ -326,7 +337,7 @@ export class JobRunner {
         oldSeen = version;
         const left2 = windowEnd - clock.now();
         if (left2 <= 0) break;
-        getLink().trace.note(`unit still runs ${version} ${Math.round(windowMs - left2)} ms into the ${windowMs} ms reboot window: not rebooted yet, reading again`);
+        (this.attemptLink ?? getLink()).trace.note(`unit still runs ${version} ${Math.round(windowMs - left2)} ms into the ${windowMs} ms reboot window: not rebooted yet, reading again`);
         await clock.sleep(Math.min(CONFIRM_POLL_MS, left2), signal);
       } catch (e) {
         if (signal.aborted) throw e;
@@ -408,10 +419,16 @@ function rate(bytes: number, ms: number): number | undefined {
  * connection slot nobody will release.
  */
 async function openWithDeadline(transport: Transport, unit: JobView['unit'], signal: AbortSignal, ms: number, what: string): Promise<Link> {
-  const opening = transport.open(unit, signal);
+  // The transport gets a signal that also fires at our deadline, so it stops scanning/connecting
+  // then (no transport-side cap has to stand in for the profile's connect timer).
+  const ctl = new AbortController();
+  if (signal.aborted) ctl.abort(signal.reason);
+  else signal.addEventListener('abort', () => ctl.abort(signal.reason), { once: true });
+  const opening = transport.open(unit, ctl.signal);
   try {
     return await withDeadline(opening, ms, 'TRANSPORT_TIMEOUT', what);
   } catch (e) {
+    if (!ctl.signal.aborted) ctl.abort(e);
     opening.then((late) => late.close().catch(() => undefined), () => undefined);
     throw e;
   }

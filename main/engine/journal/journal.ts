@@ -362,12 +362,35 @@ export class Journal {
 
   /** In the order the jobs were created. */
   getJobs(batchId: string): JobView[] {
-    return this.selectJobs.all(batchId).map(jobFromRow);
+    const jobs = this.selectJobs.all(batchId).map(jobFromRow);
+    // Every failed attempt's cause (issue 9 §1), from the attempts table.
+    const causes = new Map<string, AttemptCause[]>();
+    const rows = this.db
+      .prepare<[string], { job_id: string; attempt: number; error_code: string; result: string }>(
+        `SELECT a.job_id, a.attempt, a.error_code, a.result FROM attempts a JOIN jobs j ON j.id = a.job_id
+         WHERE j.batch_id = ? AND a.error_code IS NOT NULL AND a.error_code NOT IN ('JOB_CANCELLED', 'STATION_INTERRUPTED')
+         ORDER BY a.job_id, a.attempt`,
+      )
+      .all(batchId);
+    for (const r of rows) {
+      const list = causes.get(r.job_id) ?? [];
+      list.push({ attempt: r.attempt, code: r.error_code, result: r.result as ResultCode });
+      causes.set(r.job_id, list);
+    }
+    for (const j of jobs) {
+      const c = causes.get(j.jobId);
+      if (c) j.attemptCauses = c;
+    }
+    return jobs;
   }
 
   getJob(jobId: string): JobView | undefined {
     const row = this.selectJob.get(jobId);
-    return row && jobFromRow(row);
+    if (!row) return undefined;
+    const job = jobFromRow(row);
+    const causes = this.getAttemptCauses(jobId);
+    if (causes.length) job.attemptCauses = causes;
+    return job;
   }
 
   getTransitions(jobId: string): TransitionView[] {

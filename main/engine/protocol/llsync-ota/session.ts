@@ -95,6 +95,11 @@ class Inbox {
     w?.reject(this.fatal);
   }
 
+  /** True when an event of these types is queued (arrived while nobody waited). */
+  has(types: number[]): boolean {
+    return this.queue.some((e) => types.includes(e.type));
+  }
+
   /** Drop queued events of these types (replies that describe a state before what we do next). */
   drain(types: number[]): void {
     this.queue = this.queue.filter((e) => !types.includes(e.type));
@@ -307,6 +312,12 @@ export class LlsyncSession implements ProtocolSession {
       for (let s = seq; s < count; s++) {
         const off = loopStart + s * n;
         if (off >= size) break; // §7.3: never send past file_size
+        // The device asked for a resend (a write was lost): everything after it would be dropped,
+        // so stop the loop at once and answer the request (vendor-behaviour.md, §7.4 go-back-N).
+        if (s > seq && this.inbox.has([EV_OTA_DATA_REPLY])) {
+          this.ctx.log(`data reply during the loop at seq ${s}: the device wants a resend, stopping the loop`);
+          break;
+        }
         // §10: honour the device's interval on average; catch up at most one interval after a stall.
         nextAt = Math.max(nextAt + intervalMs, clock.now() - intervalMs);
         const waitMs = nextAt - clock.now();
@@ -390,8 +401,9 @@ export class LlsyncSession implements ProtocolSession {
     const r = parseCheckResult(ev.value);
     if (!r.ok) throw new StationError('PROTOCOL_BAD_FRAME', r.error);
     if (r.value.passed) {
-      // The device compared its CRC-32 of the stored bytes with the request's: it confirms that value.
-      return { crc32: this.ctx.image.info.crc32 };
+      // The device compared its CRC-32 of the stored bytes with the one we sent in the request
+      // (§7.5/§7.6): it confirms that value. The version after reboot is the runner's to add.
+      return { crc32: this.ctx.image.info.crc32, confirmedBy: ['device-crc32'] };
     }
     const deviceCode = `llsync:check:0x${r.value.raw.toString(16).padStart(2, '0')}`;
     if (r.value.reason === 'crc') throw new StationError('PROTOCOL_CRC_MISMATCH', 'the unit computed another CRC-32 over the stored image', { deviceCode });
