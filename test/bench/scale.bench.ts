@@ -79,14 +79,12 @@ async function fleet(): Promise<void> {
     hostPaths.push(host);
   }
   const devices = plan.creds.map((c) => new MqttVirtualDevice({ ...c, brokerUrl: plan.mqttUrl, memory: new DeviceMemory({ version: '1.0.0', serialNumber: c.device }), progressIntervalMs: 1000 }));
-  // The station's broker starts with its first networked job: devices power on and retry until it answers.
+  // The station's broker starts with its first networked job: devices power on once it answers.
   let connecting = true;
   void (async () => {
-    const pending = new Set(devices);
-    while (connecting && pending.size) {
-      await Promise.all([...pending].map((d) => d.start().then(() => pending.delete(d), () => undefined)));
-      if (pending.size) await sleep(250);
-    }
+    const port = Number(new URL(plan.mqttUrl).port);
+    while (connecting && !(await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false))))) await sleep(100);
+    if (connecting) await Promise.all(devices.map((d) => d.start()));
   })();
   let ws: WebSocket | null = null;
   let events = 0;
@@ -153,6 +151,8 @@ interface RunResult {
   uiLoopP50Ms: number;
   uiLoopP99Ms: number;
   uiLoopMaxMs: number;
+  /** The same thread with the station idle (3 s before the batch): what the machine alone costs. */
+  uiLoopIdleP99Ms: number;
   devicesUpgraded: number;
   wsEvents: number;
   failures?: Record<string, number>;
@@ -208,7 +208,11 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
     if (e.batch?.state === 'finished' || e.batch?.state === 'cancelled') finished();
   });
   if (!w.ok) throw new Error(w.error.message);
-  await sleep(300);
+  // Machine noise: the same thread's event-loop delay with the station idle, just before the batch.
+  const idle = monitorEventLoopDelay({ resolution: 1 });
+  idle.enable();
+  await sleep(3000);
+  idle.disable();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   // The station = this process (UI thread) plus the engine's process when it has one.
   let peakRss = 0;
@@ -253,6 +257,7 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
     uiLoopP50Ms: ms(loop.percentile(50)),
     uiLoopP99Ms: ms(loop.percentile(99)),
     uiLoopMaxMs: ms(loop.max),
+    uiLoopIdleP99Ms: ms(idle.percentile(99)),
     devicesUpgraded: stopped.upgraded,
     wsEvents: stopped.wsEvents,
     ...(Object.keys(failures).length ? { failures } : {}),

@@ -3,6 +3,7 @@
  * verify → activate → confirm, with classified retries and backoff outside the scheduler's
  * slots. Every state change goes to the sink (journal first, then events); the resume point
  * always comes from the device, never from the station's memory.
+ * Must not import transport implementations, virtual units, the journal (the sink) or electron.
  */
 import type { JobState, JobView, Plan } from '../../contract/dto.js';
 import type { Clock } from '../clock.js';
