@@ -53,6 +53,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function fleet(): Promise<void> {
   const plan = JSON.parse(process.env.FLEET!) as FleetPlan;
   const socats: ChildProcess[] = [];
+  // A station that dies takes its fleet with it (no orphaned socat pairs).
+  process.on('disconnect', () => {
+    for (const s of socats) s.kill();
+    process.exit(1);
+  });
   const ports: SerialPort[] = [];
   const hostPaths: string[] = [];
   for (let i = 0; i < plan.serialCount; i++) {
@@ -273,7 +278,12 @@ async function main(): Promise<void> {
   const hasSocat = spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0;
   const runs: RunResult[] = [];
   const load0 = os.loadavg()[0];
-  for (const mode of modes) for (const n of sizes) runs.push(await runOnce(mode, n, bytes, serialEvery, hasSocat));
+  for (const mode of modes) {
+    for (const n of sizes) {
+      runs.push(await runOnce(mode, n, bytes, serialEvery, hasSocat));
+      process.stderr.write(`scale: ${JSON.stringify(runs.at(-1))}\n`);
+    }
+  }
   const at = (mode: string, n: number) => runs.find((r) => r.mode === mode && r.units === n);
   const largest = Math.max(...sizes);
   const smallest = Math.min(...sizes);
