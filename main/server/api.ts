@@ -13,7 +13,7 @@ import { errorView, isStationErrorCode, operatorText, RESULT_TEXT, StationError,
 import { buildReport } from '../engine/report/index.js';
 import type { RecoverStep, RmaRecord } from '../engine/rma/recover.js';
 import { simDeviceFactories } from '../engine/device/sim-units.js';
-import { exportReport } from '../engine/report/index.js';
+import { exportReportInWorker } from '../engine/report/render-in-worker.js';
 import { parseTargets, SIM_BEHAVIOURS } from '../engine/targets.js';
 import { bleAdapterState } from '../engine/transport/ble/noble-loader.js';
 import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
@@ -395,7 +395,8 @@ export function createStationApi(deps: ApiDeps): StationApi {
       // From the journal, like `flashline report`: what QA gets is what was written before it was shown.
       const batch = engine.journal.getBatch(id);
       if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${id}`);
-      const text = exportReport(batch, engine.journal.getJobs(id), html ? 'html' : format, { lang });
+      // Rendered in the worker pool: a large batch's report does not stall the engine's jobs.
+      const text = await exportReportInWorker(batch, engine.journal.getJobs(id), html ? 'html' : format, { lang });
       // Browser mode has no printToPDF: the printable HTML stands in for the PDF (issue 6).
       const pdf = format === 'pdf' && deps.htmlToPdf ? await deps.htmlToPdf(text) : undefined;
       const ext = pdf ? 'pdf' : html ? 'html' : format;
