@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The whole test suite: type-check (node code with tsc, the renderer's .vue files with vue-tsc),
-// build the desktop bundles (main, engine host, preload; the built engine is tested in plain
-// Node by test/integration/engine-host-built.test.ts), then every unit and integration test.
+// then every unit and integration test (vitest) — among them test/integration/engine-host.test.ts,
+// which builds the desktop bundles and runs the built engine host in plain Node.
 // Ends with the plain "N passed, N failed" line CI reads.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -2,7 +2,7 @@
 // Builds the desktop app ahead of time (no TypeScript is compiled when the app starts):
 //   out/main/index.js        Electron main (main/app/desktop-entry.ts)
 //   out/main/engine-host.js  the engine, run in an Electron utility process (main/host/)
-//   out/main/worker-entry.js, package-tasks.js, worker-boot.mjs   the CPU worker pool
+//   out/main/worker-entry.js, package-tasks.js, report-tasks.js, worker-boot.mjs   the worker pool
 //   out/preload/index.cjs    the sandboxed preload
 //   out/renderer/            the operator UI (vite, main/server/build-renderer.ts)
 // npm packages stay external (electron-builder ships them and rebuilds native addons).
@@ -28,6 +28,7 @@ export async function buildDesktop(outDir = out) {
       'engine-host': 'main/host/engine-host-entry.ts',
       'worker-entry': 'main/engine/workers/worker-entry.ts',
       'package-tasks': 'main/engine/package/package-tasks.ts',
+      'report-tasks': 'main/engine/report/report-tasks.ts',
     },
     outdir: mainOut,
     // One flat folder: the worker pool finds its entry and task modules beside the code that

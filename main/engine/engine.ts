@@ -19,6 +19,7 @@ import { ProfileStore, defaultProfile, effectiveProfile } from './profile/index.
 import type { FirmwareImage } from './protocol/types.js';
 import { SimTransport, type VirtualDeviceFactory } from './device/sim-transport.js';
 import type { Transport } from './transport/types.js';
+import { exportReportInWorker } from './report/render-in-worker.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
 import { loadOrCreateStationKey, type StationKey } from './report/station-key.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
@@ -414,6 +415,18 @@ export class Engine {
       attemptCauses: this.journal.attemptCausesForBatch(batchId),
     });
     return format === 'csv' ? renderCsv(report) : format === 'json' ? renderJson(report) : renderHtml(report);
+  }
+
+  /** The same signed report, rendered in the worker pool so a large batch does not stall running jobs (UI export). */
+  reportInWorker(batchId: string, format: 'csv' | 'json' | 'html', opts: { lang?: 'en' | 'zh-CN' } = {}): Promise<string> {
+    const batch = this.journal.getBatch(batchId);
+    if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
+    return exportReportInWorker(batch, this.journal.getJobs(batchId), format, {
+      lang: opts.lang,
+      signingKey: this.stationKey?.privateKey,
+      journalHead: this.journal.chainHead(),
+      attemptCauses: this.journal.attemptCausesForBatch(batchId),
+    });
   }
 
   /** Stop everything: in-flight jobs are journaled as interrupted, resumable later. */

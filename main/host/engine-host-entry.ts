@@ -29,4 +29,9 @@ if (electronParent) {
 }
 const shutdown = startEngineHost(port, exit);
 // The parent died or dropped the channel: journal in-flight units as interrupted and leave.
-if (!electronParent && !parentPort) process.on('disconnect', () => shutdown());
+if (!electronParent && !parentPort) {
+  process.on('disconnect', () => shutdown());
+  // Ctrl-C reaches the whole process group: the parent decides when the engine closes.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => shutdown());
+}

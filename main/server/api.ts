@@ -459,7 +459,8 @@ export function createStationApi(deps: ApiDeps): StationApi {
       // From the journal, like `flashline report`: what QA gets is what was written before it was shown.
       const batch = engine.journal.getBatch(id);
       if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${id}`);
-      const text = engine.report(id, html ? 'html' : format, { lang }); // signed with the station key
+      // Signed with the station key, rendered in the worker pool: a large batch's report does not stall the engine's jobs.
+      const text = await engine.reportInWorker(id, html ? 'html' : format, { lang });
       // Browser mode has no printToPDF: the printable HTML stands in for the PDF (issue 6).
       const pdf = format === 'pdf' && deps.htmlToPdf ? await deps.htmlToPdf(text) : undefined;
       const ext = pdf ? 'pdf' : html ? 'html' : format;

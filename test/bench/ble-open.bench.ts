@@ -7,7 +7,7 @@
  */
 import { LLSYNC_DEVICE_PROFILES } from '../../main/engine/device/llsync-peripheral.js';
 import { parseTargets } from '../../main/engine/targets.js';
-import { LlsyncSimDelegate } from '../../main/engine/transport/ble/sim-delegate.js';
+import { LlsyncSimDelegate } from '../../main/engine/device/llsync-sim-delegate.js';
 
 const OPENS = 7;
 const cases: Record<string, object> = { 'mtu-on-connect': {}, 'mtu-after-login': LLSYNC_DEVICE_PROFILES['mtu-after-login']!, 'no-mtu-report': LLSYNC_DEVICE_PROFILES['no-mtu-report']! };

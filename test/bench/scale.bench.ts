@@ -1,14 +1,14 @@
 /**
  * Scale bench (issue 12 §1): 64, 256 and 512 mixed virtual units — networked units (Tencent and
  * Aliyun MQTT dialects, real MQTT + HTTP clients) and serial YMODEM units behind socat PTYs — with
- * every virtual device in ANOTHER process (the fleet child), so the figures are the station's:
+ * every virtual device in ANOTHER process (the fleet: child processes of 128 devices each), so the figures are the station's:
  * station CPU per unit, station cores used, peak RSS, and the event-loop delay (p99, max) of the
  * thread that serves the UI (HTTP/WebSocket; a WebSocket client in the fleet watches the batch
  * like a browser). Runs the station both ways: the engine in its own process (`flashline serve`
  * today; station figures add both processes) and in-process on the UI thread (before issue 12),
  * unless --mode picks one.
  *   node --import tsx test/bench/scale.bench.ts [--units 64,256,512] [--mode process|in-process|both]
- *        [--bytes 65536] [--serial-every 8]
+ *        [--bytes 65536] [--serial-every 8] [--fleet-shard 128]  (virtual devices per fleet process)
  * Prints ONE JSON object. Needs socat (serial units are skipped with a note without it).
  * Targets: UI-thread p99 < 5 ms at 512 units; CPU linear in units; 512 networked units ≤ 2 cores.
  */
@@ -53,6 +53,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function fleet(): Promise<void> {
   const plan = JSON.parse(process.env.FLEET!) as FleetPlan;
   const socats: ChildProcess[] = [];
+  // A station that dies takes its fleet with it (no orphaned socat pairs).
+  process.on('disconnect', () => {
+    for (const s of socats) s.kill();
+    process.exit(1);
+  });
   const ports: SerialPort[] = [];
   const hostPaths: string[] = [];
   for (let i = 0; i < plan.serialCount; i++) {
@@ -79,14 +84,12 @@ async function fleet(): Promise<void> {
     hostPaths.push(host);
   }
   const devices = plan.creds.map((c) => new MqttVirtualDevice({ ...c, brokerUrl: plan.mqttUrl, memory: new DeviceMemory({ version: '1.0.0', serialNumber: c.device }), progressIntervalMs: 1000 }));
-  // The station's broker starts with its first networked job: devices power on and retry until it answers.
+  // The station's broker starts with its first networked job: devices power on once it answers.
   let connecting = true;
   void (async () => {
-    const pending = new Set(devices);
-    while (connecting && pending.size) {
-      await Promise.all([...pending].map((d) => d.start().then(() => pending.delete(d), () => undefined)));
-      if (pending.size) await sleep(250);
-    }
+    const port = Number(new URL(plan.mqttUrl).port);
+    while (connecting && !(await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); r(true); }).once('error', () => r(false))))) await sleep(100);
+    if (connecting) await Promise.all(devices.map((d) => d.start()));
   })();
   let ws: WebSocket | null = null;
   let events = 0;
@@ -153,12 +156,15 @@ interface RunResult {
   uiLoopP50Ms: number;
   uiLoopP99Ms: number;
   uiLoopMaxMs: number;
+  /** The same thread with the station idle (3 s before the batch): what the machine alone costs. */
+  uiLoopIdleP99Ms: number;
+  fleetProcesses: number;
   devicesUpgraded: number;
   wsEvents: number;
   failures?: Record<string, number>;
 }
 
-async function runOnce(mode: 'process' | 'in-process', units: number, bytes: number, serialEvery: number, hasSocat: boolean): Promise<RunResult> {
+async function runOnce(mode: 'process' | 'in-process', units: number, bytes: number, serialEvery: number, hasSocat: boolean, fleetShardUnits: number): Promise<RunResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-scale-'));
   const serial = hasSocat && serialEvery > 0 ? Math.floor(units / serialEvery) : 0;
   const networked = units - serial;
@@ -174,9 +180,17 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
   }
   fs.writeFileSync(path.join(dir, 'devices.csv'), 'dialect,product,device,secret\n' + creds.map((c) => `${c.dialect},${c.product},${c.device},${c.secret}`).join('\n') + '\n');
   const ptyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-scale-pty-'));
-  const child = fork(fileURLToPath(import.meta.url), ['--fleet'], { execArgv: ['--import', 'tsx'], env: { ...process.env, FLEET: JSON.stringify({ mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, creds, serialCount: serial, dir: ptyDir } satisfies FleetPlan) } });
-  const fromChild = <T>(type: string) => new Promise<T>((resolve) => child.on('message', (m: { type: string }) => m.type === type && resolve(m as T)));
-  const ready = await fromChild<{ hostPaths: string[] }>('ready');
+  // The fleet: one process per FLEET_SHARD_UNITS virtual devices (each shard a single Node thread).
+  const shards = Math.max(1, Math.ceil(units / fleetShardUnits));
+  const children = Array.from({ length: shards }, (_, k) => {
+    const shardCreds = creds.filter((_c, i) => i % shards === k);
+    const shardSerial = Math.floor(serial / shards) + (k < serial % shards ? 1 : 0);
+    const shardDir = path.join(ptyDir, `s${k}`);
+    fs.mkdirSync(shardDir);
+    return fork(fileURLToPath(import.meta.url), ['--fleet'], { execArgv: ['--import', 'tsx'], env: { ...process.env, FLEET: JSON.stringify({ mqttUrl: `mqtt://127.0.0.1:${mqttPort}`, creds: shardCreds, serialCount: shardSerial, dir: shardDir } satisfies FleetPlan) } });
+  });
+  const fromAll = <T>(type: string) => Promise.all(children.map((c) => new Promise<T>((resolve) => c.on('message', (m: { type: string }) => m.type === type && resolve(m as T)))));
+  const ready = { hostPaths: (await fromAll<{ hostPaths: string[] }>('ready')).flatMap((r) => r.hostPaths) };
   for (const p of ready.hostPaths) refs.push({ unitId: `serial:${p}`, transport: 'serial', protocol: 'ymodem', address: p });
 
   // The station: the UI thread serves HTTP + WebSocket; the engine runs beside it or on it.
@@ -200,7 +214,7 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
   const created = await api.handlers.createBatch({ packageId: pkg.value.id, units: refs, plan: { concurrency: { global: Math.min(1000, units), perBleAdapter: 6 }, retry: { maxAttempts: 2, backoffMs: 500, backoffMaxMs: 2000 } } });
   if (!created.ok) throw new Error(created.error.message);
   const batchId = created.value.batchId;
-  child.send({ type: 'watch', wsUrl: server.url.replace('http://', 'ws://').replace('/?token=', '/ws?token='), batchId });
+  children[0]!.send({ type: 'watch', wsUrl: server.url.replace('http://', 'ws://').replace('/?token=', '/ws?token='), batchId });
 
   let finished: () => void = () => undefined;
   const done = new Promise<void>((r) => (finished = r));
@@ -208,7 +222,11 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
     if (e.batch?.state === 'finished' || e.batch?.state === 'cancelled') finished();
   });
   if (!w.ok) throw new Error(w.error.message);
-  await sleep(300);
+  // Machine noise: the same thread's event-loop delay with the station idle, just before the batch.
+  const idle = monitorEventLoopDelay({ resolution: 1 });
+  idle.enable();
+  await sleep(3000);
+  idle.disable();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   // The station = this process (UI thread) plus the engine's process when it has one.
   let peakRss = 0;
@@ -229,8 +247,9 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
   if (!final.ok) throw new Error(final.error.message);
   const failures: Record<string, number> = {};
   for (const j of final.value.jobs) if (j.state === 'failed') failures[j.errorCode ?? '?'] = (failures[j.errorCode ?? '?'] ?? 0) + 1;
-  child.send({ type: 'stop' });
-  const stopped = await fromChild<{ upgraded: number; wsEvents: number }>('stopped');
+  const stoppedAll = fromAll<{ upgraded: number; wsEvents: number }>('stopped');
+  for (const c of children) c.send({ type: 'stop' });
+  const stopped = (await stoppedAll).reduce((a, r) => ({ upgraded: a.upgraded + r.upgraded, wsEvents: a.wsEvents + r.wsEvents }), { upgraded: 0, wsEvents: 0 });
   w.value();
   await server.close();
   await closeEngine();
@@ -253,6 +272,8 @@ async function runOnce(mode: 'process' | 'in-process', units: number, bytes: num
     uiLoopP50Ms: ms(loop.percentile(50)),
     uiLoopP99Ms: ms(loop.percentile(99)),
     uiLoopMaxMs: ms(loop.max),
+    uiLoopIdleP99Ms: ms(idle.percentile(99)),
+    fleetProcesses: shards,
     devicesUpgraded: stopped.upgraded,
     wsEvents: stopped.wsEvents,
     ...(Object.keys(failures).length ? { failures } : {}),
@@ -265,10 +286,16 @@ async function main(): Promise<void> {
   const modes: ('process' | 'in-process')[] = modeArg === 'both' ? ['in-process', 'process'] : [modeArg as 'process' | 'in-process'];
   const bytes = Number(argStr('bytes', String(64 * 1024)));
   const serialEvery = Number(argStr('serial-every', '8'));
+  const fleetShardUnits = Number(argStr('fleet-shard', '128'));
   const hasSocat = spawnSync('sh', ['-c', 'command -v socat'], { stdio: 'ignore' }).status === 0;
   const runs: RunResult[] = [];
   const load0 = os.loadavg()[0];
-  for (const mode of modes) for (const n of sizes) runs.push(await runOnce(mode, n, bytes, serialEvery, hasSocat));
+  for (const mode of modes) {
+    for (const n of sizes) {
+      runs.push(await runOnce(mode, n, bytes, serialEvery, hasSocat, fleetShardUnits));
+      process.stderr.write(`scale: ${JSON.stringify(runs.at(-1))}\n`);
+    }
+  }
   const at = (mode: string, n: number) => runs.find((r) => r.mode === mode && r.units === n);
   const largest = Math.max(...sizes);
   const smallest = Math.min(...sizes);

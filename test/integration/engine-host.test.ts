@@ -85,7 +85,7 @@ describe('engine host', () => {
     // @ts-expect-error plain .mjs build script without types
     const { buildDesktop } = (await import('../../main/app/build-desktop.mjs')) as { buildDesktop(dir: string): Promise<{ files: string[] }> };
     const built = await buildDesktop(outDir);
-    for (const f of ['main/index.js', 'main/engine-host.js', 'main/worker-entry.js', 'main/package-tasks.js']) expect(built.files).toContain(f);
+    for (const f of ['main/index.js', 'main/engine-host.js', 'main/worker-entry.js', 'main/package-tasks.js', 'main/report-tasks.js']) expect(built.files).toContain(f);
     expect(fs.existsSync(path.join(outDir, 'main', 'worker-boot.mjs'))).toBe(true);
     expect(fs.existsSync(path.join(outDir, 'preload', 'index.cjs'))).toBe(true);
     // The main process bundle and its chunks relay only: no job runner, scheduler or journal in them.
@@ -99,6 +99,9 @@ describe('engine host', () => {
     await api.init({ dataDir: tmp('flashline-host-b-'), browserMode: false });
     const { batch } = await runSimBatchThrough(api, TARGETS);
     expectBatch(batch);
+    // Report rendering goes through the built worker pool (report-tasks.js) too.
+    const csv = await api.handlers.exportReport({ batchId: batch.batchId, format: 'csv' });
+    expect(csv.ok && csv.value.content).toContain(batch.batchId);
     await api.close();
   }, 180_000);
 });

@@ -17,8 +17,8 @@ import { LLSYNC_DEVICE_PROFILES, type LlsyncDeviceConfig } from '../../main/engi
 import { simDeviceFactories } from '../../main/engine/device/sim-units.js';
 import { Engine } from '../../main/engine/engine.js';
 import { parseTargets } from '../../main/engine/targets.js';
-import { LlsyncSimDelegate } from '../../main/engine/transport/ble/sim-delegate.js';
-import { SimTransport } from '../../main/engine/transport/sim/sim-transport.js';
+import { LlsyncSimDelegate } from '../../main/engine/device/llsync-sim-delegate.js';
+import { SimTransport } from '../../main/engine/device/sim-transport.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

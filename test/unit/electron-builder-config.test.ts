@@ -76,7 +76,7 @@ describe('electron-builder.yml', () => {
     const files = (c.files ?? []).flatMap((f) => (typeof f === 'string' ? [f] : f.from && f.from !== '.' ? [] : (f.filter ?? [])));
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { main: string; scripts: Record<string, string> };
     expect(pkg.main).toBe('out/main/index.js');
-    for (const rel of [pkg.main, 'out/main/engine-host.js', 'out/main/worker-entry.js', 'out/main/package-tasks.js', 'out/main/worker-boot.mjs', 'out/preload/index.cjs', 'out/renderer/index.html', 'package.json']) {
+    for (const rel of [pkg.main, 'out/main/engine-host.js', 'out/main/worker-entry.js', 'out/main/package-tasks.js', 'out/main/report-tasks.js', 'out/main/worker-boot.mjs', 'out/preload/index.cjs', 'out/renderer/index.html', 'package.json']) {
       expect(isShipped(files, rel), rel).toBe(true);
     }
     for (const rel of ['main/app/electron-main.ts', 'main/engine/engine.ts', 'preload/index.cjs', 'test/unit/x.test.ts', 'out/dist/linux-unpacked/x', 'out/bench-renderer/bench.html', 'renderer/App.vue']) {
@@ -86,7 +86,7 @@ describe('electron-builder.yml', () => {
     expect(pkg.scripts.dist).toMatch(/^npm run build:desktop && electron-builder/);
     expect(pkg.scripts.start).toMatch(/^npm run build:desktop && electron \./);
     const script = fs.readFileSync(path.join(REPO, 'main', 'app', 'build-desktop.mjs'), 'utf8');
-    for (const entry of ["index: 'main/app/desktop-entry.ts'", "'engine-host': 'main/host/engine-host-entry.ts'", "'worker-entry':", "'package-tasks':"]) expect(script).toContain(entry);
+    for (const entry of ["index: 'main/app/desktop-entry.ts'", "'engine-host': 'main/host/engine-host-entry.ts'", "'worker-entry':", "'package-tasks':", "'report-tasks':"]) expect(script).toContain(entry);
     expect(fs.readFileSync(path.join(REPO, 'main', 'server', 'build-renderer.ts'), 'utf8')).toContain("path.join(REPO_ROOT, 'out', 'renderer')");
     expect(c.directories?.output).toBe('out/dist');
   });

@@ -95,6 +95,26 @@ const LINK_INTERFACE = ['main/engine/transport/types.ts', 'main/engine/transport
 
 const under = (p: string, dir: string) => p.startsWith(dir + '/');
 
+const E = 'main/engine';
+/** Each engine folder, the module whose header speaks for it, and folders it must not import. */
+const FOLDERS: { dir: string; main: string; forbid: string[] }[] = [
+  { dir: `${E}/batch`, main: `${E}/batch/batch-run.ts`, forbid: [`${E}/transport`, `${E}/protocol`, `${E}/device`, 'electron'] },
+  { dir: `${E}/codec`, main: `${E}/codec/crc32.ts`, forbid: [`${E}/errors.ts`, `${E}/transport`, `${E}/protocol`, 'main/contract'] },
+  { dir: `${E}/detect`, main: `${E}/detect/detect.ts`, forbid: [`${E}/journal`, `${E}/job`, `${E}/batch`, 'electron'] },
+  { dir: `${E}/device`, main: `${E}/device/virtual-device.ts`, forbid: [`${E}/job`, `${E}/batch`, `${E}/journal`, `${E}/pool`, 'electron'] },
+  { dir: `${E}/job`, main: `${E}/job/runner.ts`, forbid: [`${E}/device`, `${E}/transport/ble`, `${E}/transport/serial`, `${E}/transport/net`, `${E}/transport/sim`, `${E}/journal`, 'electron'] },
+  { dir: `${E}/journal`, main: `${E}/journal/journal.ts`, forbid: [`${E}/transport`, `${E}/protocol`, `${E}/device`, `${E}/job`, 'electron'] },
+  { dir: `${E}/package`, main: `${E}/package/loader.ts`, forbid: [`${E}/transport`, `${E}/job`, `${E}/journal`, 'electron'] },
+  { dir: `${E}/pool`, main: `${E}/pool/scheduler.ts`, forbid: [`${E}/transport`, `${E}/protocol`, `${E}/device`, `${E}/job`, `${E}/journal`] },
+  { dir: `${E}/protocol`, main: `${E}/protocol/types.ts`, forbid: [`${E}/transport/ble`, `${E}/transport/serial`, `${E}/transport/net`, `${E}/transport/sim`, `${E}/device`, `${E}/journal`, 'electron'] },
+  { dir: `${E}/report`, main: `${E}/report/index.ts`, forbid: [`${E}/journal`, `${E}/transport`, `${E}/protocol`, 'electron'] },
+  { dir: `${E}/rma`, main: `${E}/rma/recover.ts`, forbid: [`${E}/protocol`, `${E}/device`, 'electron'] },
+  { dir: `${E}/settings`, main: `${E}/settings/settings.ts`, forbid: ['electron', 'electron-store', `${E}/transport`] },
+  { dir: `${E}/transport`, main: `${E}/transport/types.ts`, forbid: [`${E}/protocol`, `${E}/device`, `${E}/sim`, 'electron'] },
+  { dir: `${E}/workers`, main: `${E}/workers/worker-pool.ts`, forbid: [`${E}/package`, `${E}/report`, 'electron'] },
+  { dir: 'main/host', main: 'main/host/engine-host.ts', forbid: ['electron', 'main/app'] },
+];
+
 describe('import rules over the real import graph', () => {
   it('sees the graph (a broken parser must not pass every rule)', () => {
     expect(EDGES.length).toBeGreaterThan(300);
@@ -137,4 +157,15 @@ describe('import rules over the real import graph', () => {
     );
     expect(bad.map(show)).toEqual([]);
   });
+
+  it('each engine folder: its main module header says what it must not import, and the graph agrees', () => {
+    for (const f of FOLDERS) {
+      const text = fs.readFileSync(path.join(REPO, f.main), 'utf8');
+      const header = /^(?:#!.*\n)?\s*\/\*\*([\s\S]*?)\*\//.exec(text)?.[1] ?? '';
+      expect(header, `${f.main} header`).toMatch(/must not/i);
+      const bad = EDGES.filter((e) => under(e.from, f.dir) && f.forbid.some((d) => e.to === d || under(e.to, d)));
+      expect(bad.map(show), f.dir).toEqual([]);
+    }
+  });
+
 });

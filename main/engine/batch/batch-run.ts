@@ -2,6 +2,7 @@
  * One running batch: owns its job runners, the pause/cancel/retry commands, stop-the-line, and
  * the event stream (a snapshot, then revisioned deltas coalesced to ≤ 10 per second). Every job
  * change is written to the journal synchronously before it is queued for publishing.
+ * Must not import transports, protocols or virtual units (jobs get them from the engine), nor electron.
  */
 import type { BatchCounts, BatchEvent, BatchState, BatchView, JobState, JobView, TraceLine } from '../../contract/dto.js';
 import { ACTIVE_STATES } from '../../contract/dto.js';

@@ -1,6 +1,7 @@
 /**
  * CRC-32/ISO-HDLC (zlib's crc32): poly 0x04C11DB7 reflected (0xEDB88320), init and xorout 0xFFFFFFFF.
  * Check value: "123456789" → 0xCBF43926. Slicing-by-8 table for speed; incremental via `prev`.
+ * codec/ is pure: it must not import anything outside codec/.
  */
 const TABLES: Uint32Array[] = (() => {
   const t: Uint32Array[] = [];

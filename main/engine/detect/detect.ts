@@ -4,6 +4,7 @@
  * module) and an LLSync peripheral (its advertisement) apart. Listens first and only then sends
  * one harmless console query; never sends anything an MCU or a loader could act on.
  * Resolves `…:auto` targets to concrete ones before a batch is created; a per-port override wins.
+ * Must not import the journal, jobs or batches, nor electron (it only probes and resolves targets).
  */
 import type { ProtocolId } from '../../contract/dto.js';
 import { StationError } from '../errors.js';

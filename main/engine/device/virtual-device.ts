@@ -1,6 +1,7 @@
 /**
  * The small contract every virtual unit meets: persistent memory plus a device-side byte port it
  * can be (re)attached to. The sim transport and the PTY helpers attach units; units own no links.
+ * device/ is the virtual-unit home: real transports must not import it; it must not import jobs, batches, the journal or electron.
  */
 import type { DevicePort } from '../transport/types.js';
 import type { DeviceMemory } from './device-memory.js';

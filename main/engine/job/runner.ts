@@ -4,6 +4,7 @@
  * outside the scheduler's slots. Keeps every failed attempt's cause and the first real one as
  * the unit's result. Every state change goes to the sink (journal first, then events); the
  * resume point always comes from the device, never from the station's memory.
+ * Must not import transport implementations, virtual units, the journal (the sink) or electron.
  */
 import type { AttemptCause, ConfirmedBy, JobState, JobView, Plan, ProductProfile } from '../../contract/dto.js';
 import type { Clock } from '../clock.js';

@@ -2,6 +2,7 @@
  * The station's crash-safe record of batches, jobs, transitions, attempts and trace tails, in
  * SQLite (better-sqlite3, synchronous by design: each write is one short transaction).
  * Owns the JobView/BatchView ↔ row mapping; knows nothing about scheduling or protocols.
+ * Must not import transports, protocols, devices, jobs or electron.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -2,6 +2,7 @@
  * Loads a firmware package (.bin, .hex or .zip) from disk into immutable images: checks size and
  * format, reads the bytes once into shared memory, and gets the hashes, HEX decoding and zip
  * unpacking done in worker threads. Every failure is a StationError naming the file.
+ * Must not import transports, jobs, the journal or electron.
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { basename, extname } from 'node:path';

@@ -2,6 +2,7 @@
  * Slot scheduler: a global cap plus per-resource caps (one job per serial port, a BLE adapter's
  * connection slots). Waiters are served first-come among those whose resources are free, so one
  * busy port does not hold up the rest. A paused scheduler grants nothing; held slots stay held.
+ * Must not import transports, protocols, devices, jobs or the journal.
  */
 import { abortError } from '../clock.js';
 

@@ -1,6 +1,7 @@
 /**
  * The host side of one OTA dialect, run over a Link. Pure: no serialport, noble, Electron or
  * database. The job runner calls the steps in order and owns retries, timing and journaling.
+ * Protocols must not import transport implementations (only transport/types.ts), virtual units, the journal or electron.
  */
 import type { HashView, PackageComponentInfo, ProtocolId, UnitRef } from '../../contract/dto.js';
 import type { BleProtocolSpec, Link } from '../transport/types.js';

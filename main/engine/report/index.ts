@@ -2,6 +2,7 @@
  * Batch reports: build (pure, worker-safe), render to CSV/JSON/HTML, verify. Callers pass
  * journaled views in; nothing here touches the journal, the filesystem or the clock beyond
  * the default `generatedAt`.
+ * Must not import the journal, transports, protocols or electron.
  */
 import type { BatchView, JobView } from '../../contract/dto.js';
 import { renderCsv } from './csv.js';

@@ -3,6 +3,7 @@
  * flash a chosen golden image through that path with the normal job runner, verify, and record
  * the ticket, the technician and the full raw protocol trace in the journal. Reports each step
  * as it happens through `onStep`. Owns no protocol and no engine: `Engine.recover` hands it a host.
+ * Must not import protocols, virtual units or electron.
  */
 import type { BatchEvent, BatchView, JobView, PackageInfo, ProtocolId, TransitionView, UnitRef } from '../../contract/dto.js';
 import { probeSerialLink, type ProbeResult, type SerialProbeOptions } from '../detect/detect.js';

@@ -1,6 +1,7 @@
 /**
- * Station settings: one schema, stored with `conf` in plain Node (CLI, headless) and with
- * electron-store (which wraps the same `conf`) in the desktop app, so both read the same file.
+ * Station settings: one schema, stored with `conf` (the store electron-store wraps) by the CLI,
+ * `flashline serve` and the desktop app's engine host alike, so all read the same file.
+ * Must not import electron or electron-store (the desktop's engine host runs without them).
  */
 import Conf from 'conf';
 import type { ScanMapping, StationSettingsView } from '../../contract/ipc.js';

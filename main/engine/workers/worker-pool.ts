@@ -2,6 +2,7 @@
  * A small pool of worker threads that run named exports of task modules, so CPU work (hashing,
  * HEX/zip parsing, report rendering) never runs on the main thread. Owns spawning (see
  * worker-boot.mjs for running .ts sources), queueing and error rebuilding; knows no task.
+ * Must not import the task domains (packages, reports) or electron.
  */
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
