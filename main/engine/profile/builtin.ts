@@ -1,9 +1,11 @@
 /**
  * Built-in product profiles for the device families the station was tried against (issue 9 §9,
  * vendor-behaviour.md), and the per-protocol defaults a batch uses when no profile is named.
- * Pure data: only options that exist in each protocol's schema today.
+ * Pure data, built from the option sets the protocols define for these loaders and MCUs.
  */
 import type { ProductProfile, ProtocolId } from '../../contract/dto.js';
+import { BARE_RECEIVER_PROFILE, ST_IAP_YMODEM_OPTIONS, ST_MENU_PROMPT } from '../protocol/ymodem/options.js';
+import { QUECTEL_MCU_OPTIONS } from '../protocol/quecthing-sota/options.js';
 
 type Timers = NonNullable<ProductProfile['timers']>;
 
@@ -26,12 +28,13 @@ export const BUILTIN_PROFILES: readonly ProductProfile[] = Object.freeze([
     protocol: 'ymodem',
     description:
       'The ST IAP menu loader: 1K blocks, at most 255 of them, no version query and no CRC report — a unit passes on the loader’s printed verdict. File names ≤ 63 characters. Set limits.maxImageBytes to the product’s flash area in a user profile.',
-    // `1` is the menu key that starts a download. Today's verdict parser reads `OK crc32=…` lines, not
-    // ST's printed result, so verdict stays off until the ymodem driver reads `Completed`/`Size: N`.
-    options: { blockSize: 1024, maxBlocks: 255, versionQuery: null, bootTrigger: '1', verdict: false, confirm: 'none' },
+    // Menu key `1` after the menu's prompt (resent when no C follows), recovery of a loader left
+    // mid-session, cancels only while it listens, its printed verdict and size (vendor-behaviour.md).
+    // Profiles are JSON: the menu prompt pattern travels as its RegExp source.
+    options: { ...ST_IAP_YMODEM_OPTIONS, menuPrompt: ST_MENU_PROMPT.source },
     successPolicy: 'loader-verdict',
     timers: { connectTimeoutMs: 15_000, rebootTimeoutMs: 15_000 },
-    limits: { maxFileNameChars: 63 },
+    limits: { maxFileNameChars: 63, maxImageBytes: 245_760 },
   },
   {
     id: 'lrzsz-receiver',
@@ -39,7 +42,7 @@ export const BUILTIN_PROFILES: readonly ProductProfile[] = Object.freeze([
     builtIn: true,
     protocol: 'ymodem',
     description: 'A bare YMODEM receiver: no console, no verdict text, nothing to confirm after the transfer; the end-of-batch handshake is the receiver’s verdict.',
-    options: { versionQuery: null, bootTrigger: null, verdict: false, confirm: 'none' },
+    options: { ...BARE_RECEIVER_PROFILE },
     successPolicy: 'loader-verdict',
     timers: { connectTimeoutMs: 15_000, rebootTimeoutMs: 15_000 },
   },
@@ -50,7 +53,7 @@ export const BUILTIN_PROFILES: readonly ProductProfile[] = Object.freeze([
     protocol: 'mqtt-ota-tencent',
     description:
       'The C SDK sample reports `done` and exits without rebooting (its version is compiled in), so `done` is success. A product that reboots and reports its new version should use a user profile with successPolicy version-after-reboot. Firmware URLs must carry no port.',
-    options: { successPolicy: 'done', startTimeoutMs: 30_000, stallTimeoutMs: 60_000, installTimeoutMs: 600_000 },
+    options: { successPolicy: 'done', startTimeoutMs: 30_000, stallTimeoutMs: 60_000, installTimeoutMs: 600_000, urlPortAllowed: false, freshReportWaitMs: 3000 },
     successPolicy: 'done-is-success',
     timers: { connectTimeoutMs: 15_000, rebootTimeoutMs: 300_000, stallTimeoutMs: 60_000 },
   },
@@ -60,7 +63,7 @@ export const BUILTIN_PROFILES: readonly ProductProfile[] = Object.freeze([
     builtIn: true,
     protocol: 'mqtt-ota-aliyun',
     description: 'One plain GET, progress steps, no `done` message: a unit passes only when it reboots and reports the target version.',
-    options: { successPolicy: 'version', aliyunSignMethod: 'Md5', stallTimeoutMs: 60_000 },
+    options: { successPolicy: 'version', aliyunSignMethod: 'Md5', aliyunPushWithoutSubscribe: false, stallTimeoutMs: 60_000, urlPortAllowed: false, freshReportWaitMs: 3000 },
     successPolicy: 'version-after-reboot',
     timers: { connectTimeoutMs: 15_000, rebootTimeoutMs: 300_000, stallTimeoutMs: 60_000 },
   },
@@ -70,9 +73,10 @@ export const BUILTIN_PROFILES: readonly ProductProfile[] = Object.freeze([
     builtIn: true,
     protocol: 'quecthing-sota',
     description: 'An MCU behind a Quectel module: reads 1024 bytes at a time, checks the MD5, reports its new version after flashing and rebooting.',
-    options: { maxReadBytes: 1024, strictVerdict: true, tolerateOldVersionReport: true },
+    // Announces its version seconds after registering; reads 1024 B at a time after 200 ms of silence.
+    options: { ...QUECTEL_MCU_OPTIONS, tolerateOldVersionReport: true },
     successPolicy: 'version-after-reboot',
-    timers: { connectTimeoutMs: 15_000, rebootTimeoutMs: 20 * 60_000, stallTimeoutMs: 60_000 },
+    timers: { connectTimeoutMs: 15_000, rebootTimeoutMs: 20 * 60_000, stallTimeoutMs: 60_000, announceWindowMs: 10_000 },
   },
   {
     id: 'llsync-sdk',

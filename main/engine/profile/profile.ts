@@ -31,7 +31,7 @@ export const LIMIT_RANGES = {
  */
 const TIMER_OPTION: Record<ProtocolId, Partial<Record<TimerName, string | null>>> = {
   ymodem: { connectTimeoutMs: null, rebootTimeoutMs: 'rebootTimeoutMs' },
-  'quecthing-sota': { connectTimeoutMs: null, rebootTimeoutMs: 'updateWindowMs', stallTimeoutMs: 'readIdleTimeoutMs' },
+  'quecthing-sota': { connectTimeoutMs: null, rebootTimeoutMs: 'updateWindowMs', stallTimeoutMs: 'readIdleTimeoutMs', announceWindowMs: 'announceWindowMs' },
   'llsync-ota': { connectTimeoutMs: null, rebootTimeoutMs: null },
   'mqtt-ota-tencent': { connectTimeoutMs: null, rebootTimeoutMs: 'rebootTimeoutMs', stallTimeoutMs: 'stallTimeoutMs' },
   'mqtt-ota-aliyun': { connectTimeoutMs: null, rebootTimeoutMs: 'rebootTimeoutMs', stallTimeoutMs: 'stallTimeoutMs' },

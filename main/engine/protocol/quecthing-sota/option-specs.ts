@@ -3,8 +3,9 @@
  * type, default, unit, range and meaning. Pure data.
  */
 import type { OptionSpec } from '../../../contract/dto.js';
+import { QUECTHING_ISSUE9_OPTION_SPECS } from './options.js';
 
-export const OPTION_SPECS: readonly OptionSpec[] = [
+const BASE_SPECS: readonly OptionSpec[] = [
   { key: 'echo', type: 'boolean', default: true, meaning: 'Echo each command line (ATE0/ATE1 change it per link).' },
   { key: 'unknownCommand', type: 'enum', default: 'ok', values: ['ok', 'error'], meaning: 'Reply to commands the station does not know: OK (lenient) or ERROR (strict).' },
   { key: 'urcGapMs', type: 'number', default: 50, unit: 'ms', min: 0, max: 60_000, meaning: 'Gap between a final result code and the URCs it caused.' },
@@ -26,3 +27,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'planTriggerTimeoutMs', type: 'number', default: 60_000, unit: 'ms', min: 0, max: 3_600_000, meaning: 'Wait for the plan trigger (the MCU’s request).' },
   { key: 'planReplyTimeoutMs', type: 'number', default: 60_000, unit: 'ms', min: 0, max: 3_600_000, meaning: 'Wait for the MCU’s answer to the plan.' },
 ];
+
+/** The base options plus those the vendors' own loaders/MCUs need (issue 9 §5/§6); a later spec of the same key wins. */
+export const OPTION_SPECS: readonly OptionSpec[] = [...new Map([...BASE_SPECS, ...QUECTHING_ISSUE9_OPTION_SPECS].map((s) => [s.key, s])).values()];

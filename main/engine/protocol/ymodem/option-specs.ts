@@ -3,8 +3,9 @@
  * default, unit, range and meaning. Patterns are strings (multi-line RegExp sources). Pure data.
  */
 import type { OptionSpec } from '../../../contract/dto.js';
+import { YMODEM_ISSUE9_OPTION_SPECS } from './options.js';
 
-export const OPTION_SPECS: readonly OptionSpec[] = [
+const BASE_SPECS: readonly OptionSpec[] = [
   { key: 'mode', type: 'enum', default: 'ymodem', values: ['ymodem', 'xmodem-1k', 'xmodem-crc', 'xmodem-checksum'], meaning: 'Sender variant.' },
   { key: 'blockSize', type: 'number', default: 1024, values: ['1024', '128'], unit: 'bytes', min: 128, max: 1024, meaning: 'Data block size (1K blocks with ST-style loaders).' },
   { key: 'tail', type: 'enum', default: 'same', values: ['same', '128'], meaning: 'Last block: same size as the others, or 128-byte blocks for the tail.' },
@@ -44,3 +45,6 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'rebootTimeoutMs', type: 'number', default: 15_000, unit: 'ms', min: 0, max: 3_600_000, meaning: 'Wait for the application to boot and report its version.' },
   { key: 'activateDelayMs', type: 'number', default: 0, unit: 'ms', min: 0, max: 600_000, meaning: 'Extra wait before confirm starts listening.' },
 ];
+
+/** The base options plus those the vendors' own loaders/MCUs need (issue 9 §5/§6); a later spec of the same key wins. */
+export const OPTION_SPECS: readonly OptionSpec[] = [...new Map([...BASE_SPECS, ...YMODEM_ISSUE9_OPTION_SPECS].map((s) => [s.key, s])).values()];
