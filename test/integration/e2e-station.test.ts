@@ -168,6 +168,9 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     const batchId = (await page.getByTestId('batch-id').innerText()).trim();
     await page.getByTestId('nav-reports').click();
     await page.getByTestId('duration-chart').waitFor();
+    expect(await page.getByTestId('report-batch').inputValue()).toBe(batchId);
+    expect(await page.getByTestId('chart-y-label').textContent()).toContain('Duration (s)');
+    expect(await page.getByTestId('chart-y2-label').textContent()).toContain('kB/s');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
     expect(download.suggestedFilename()).toBe(`${batchId}.csv`);
     const csv = fs.readFileSync((await download.path())!, 'utf8');
