@@ -18,7 +18,7 @@ import { usePlanStore } from './plan.js';
  * median gap is at most SCAN_GAP_MS (one slow gap, e.g. a busy machine, does not break it) and no
  * gap exceeds SCAN_BREAK_MS.
  */
-export const SCAN_GAP_MS = 50;
+export const SCAN_GAP_MS = 60;
 export const SCAN_BREAK_MS = 3 * SCAN_GAP_MS;
 /** A burst shorter than this is not a barcode. */
 export const SCAN_MIN_CHARS = 4;

@@ -286,25 +286,25 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     const scanMsg = page.getByTestId('scan-msg');
     // 1. focus on a button: the scan goes to the scan box, and its Enter does not press the button
     await page.getByTestId('sim-add').focus();
-    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0001', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('bound');
     expect(await rows.count()).toBe(3);
     expect(await sn(0)).toBe('SN-E2E-0001');
     // 2. the scan box itself
     await page.getByTestId('scan-box').focus();
-    await page.keyboard.type('SN-E2E-0002', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0002', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => sn(1)).toBe('SN-E2E-0002');
     // 3. a duplicate is refused with a clear message
-    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0001', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('duplicate');
     expect(await scanMsg.innerText()).toContain('already bound');
     // 4. focus in another text field: it keeps its own text, the scan goes to the next unit
     await page.getByTestId('target-input').fill('abc');
     await page.getByTestId('target-input').focus();
-    await page.keyboard.type('SN-E2E-0003', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0003', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => sn(2)).toBe('SN-E2E-0003');
     expect(await page.getByTestId('target-input').inputValue()).toBe('abc');
