@@ -16,6 +16,11 @@ const en = {
   role: { operator: 'Operator', engineer: 'Engineer', unlock: 'Engineer unlock', lock: 'Lock', secret: 'Engineer PIN or password', wrong: 'Wrong PIN or password.', lockedNote: 'Locked: only an engineer can change this. Use "Engineer unlock" in the top bar.', engineerOnly: 'engineer only', noSecret: 'No engineer PIN is set yet: anyone can change settings. Set one below.' },
   scan: { box: 'Scan box (barcode scanner)', hint: 'Scan a serial number, a unit’s port/MAC, or a product barcode.', bound: 'Serial number {code} bound to {unit}.', armed: 'Next serial number goes to {unit}.', product: 'Product {code}: package selected.', productNoProfile: 'Product {code}: package selected, but product profile {profile} is not available on this station.', duplicate: 'Refused: {code} is already bound to {unit}.', noUnit: 'Refused: no unit left without a serial number for {code}.', unknownPackage: 'Product {code} is mapped to a package that is not loaded. Ask an engineer.' },
   audit: { title: 'Audit log (engineer actions, batch start/cancel)', export: 'Export audit log (CSV)', none: 'No audit entries yet.', at: 'Time', role: 'Role', actor: 'Who', action: 'Action', target: 'On', detail: 'Detail' },
+  behaviour: {
+    accept: 'Healthy (accepts the update)', refuse_version: 'Refuses the version', low_battery: 'Low battery', crc_failure: 'CRC always fails', crc_failure_once: 'CRC fails once, then OK',
+    slow_flash: 'Slow flash', reboot_timeout: 'Does not come back after reboot', brick: 'Bricks (bootloader only)', disconnect: 'Drops the link mid-transfer',
+    read_outside: 'Reads outside the image', stop_reading: 'Stops reading', wrong_version: 'Reports a wrong version', reannounce_old: 'Announces the old version again', garbage: 'Sends garbage', skip_update3: 'Skips update step 3',
+  },
   units: { seconds: '{n} s' },
   chart: { unit: 'Unit (in plan order)', seconds: 'Duration (s)', kBps: 'Throughput (kB/s)', max: 'max {n}' },
   link: { up: 'Connected', down: 'Station unreachable', banner: 'The station is not reachable. Figures on screen are stale; reconnecting by itself…' },
@@ -94,6 +99,11 @@ const zh: DeepString<Messages> = {
   role: { operator: '操作员', engineer: '工程师', unlock: '工程师解锁', lock: '锁定', secret: '工程师 PIN 或密码', wrong: 'PIN 或密码错误。', lockedNote: '已锁定：只有工程师可以修改。请点击顶栏的"工程师解锁"。', engineerOnly: '仅限工程师', noSecret: '尚未设置工程师 PIN：任何人都可以修改设置。请在下方设置。' },
   scan: { box: '扫码框（条码枪）', hint: '扫描序列号、设备端口/MAC 或产品条码。', bound: '序列号 {code} 已绑定到 {unit}。', armed: '下一个序列号将绑定到 {unit}。', product: '产品 {code}：已选择固件包。', productNoProfile: '产品 {code}：已选择固件包，但本工位没有产品配置 {profile}。', duplicate: '已拒绝：{code} 已绑定到 {unit}。', noUnit: '已拒绝：没有未绑定序列号的设备可用于 {code}。', unknownPackage: '产品 {code} 对应的固件包未加载。请联系工程师。' },
   audit: { title: '审计日志（工程师操作、批次开始/取消）', export: '导出审计日志（CSV）', none: '暂无审计记录。', at: '时间', role: '角色', actor: '人员', action: '操作', target: '对象', detail: '详情' },
+  behaviour: {
+    accept: '正常（接受升级）', refuse_version: '拒绝该版本', low_battery: '电量低', crc_failure: 'CRC 总是失败', crc_failure_once: 'CRC 失败一次后正常',
+    slow_flash: '写入缓慢', reboot_timeout: '重启后不再上线', brick: '变砖（仅剩引导程序）', disconnect: '传输中断开连接',
+    read_outside: '读取超出镜像范围', stop_reading: '停止读取', wrong_version: '报告错误版本', reannounce_old: '再次报告旧版本', garbage: '发送乱码', skip_update3: '跳过升级第 3 步',
+  },
   units: { seconds: '{n} 秒' },
   chart: { unit: '设备（按计划顺序）', seconds: '耗时（秒）', kBps: '吞吐量（kB/s）', max: '最大 {n}' },
   link: { up: '已连接', down: '工位无法连接', banner: '无法连接到工位。屏幕上的数据已过时；正在自动重连…' },
