@@ -60,7 +60,7 @@ const en = {
   },
   history: { title: 'Past batches', search: 'Search by serial number, MAC or port', batch: 'Batch', created: 'Created', operator: 'Operator', state: 'State', result: 'Result', unit: 'Unit', none: 'No batches yet.', loading: 'Loading…', loadFailed: 'Could not load the history.' },
   reports: {
-    title: 'Reports', pick: 'Batch', summary: 'Summary', export: 'Export', chart: 'Per-unit duration and throughput', duration: 'Duration s', throughput: 'kB/s',
+    title: 'Reports', pick: 'Batch', summary: 'Summary', export: 'Export', chart: 'Per-unit duration and throughput', duration: 'Duration', throughput: 'kB/s',
     saved: 'Saved to', downloaded: 'Downloaded', cancelled: 'Export cancelled', pdfNote: 'In the browser, PDF opens the print dialog: choose “Save as PDF” (A4 landscape).', none: 'No batch selected.', pickOne: 'Pick a batch', pdf: 'PDF',
   },
   settings: {
@@ -140,7 +140,7 @@ const zh: DeepString<Messages> = {
   },
   history: { title: '历史批次', search: '按序列号、MAC 或端口搜索', batch: '批次', created: '创建时间', operator: '操作员', state: '状态', result: '结果', unit: '设备', none: '还没有批次。', loading: '正在加载…', loadFailed: '无法加载历史记录。' },
   reports: {
-    title: '报告', pick: '批次', summary: '汇总', export: '导出', chart: '每台设备耗时与吞吐量', duration: '耗时 秒', throughput: 'kB/s', saved: '已保存到', downloaded: '已下载',
+    title: '报告', pick: '批次', summary: '汇总', export: '导出', chart: '每台设备耗时与吞吐量', duration: '耗时', throughput: 'kB/s', saved: '已保存到', downloaded: '已下载',
     cancelled: '已取消导出', pdfNote: '浏览器模式下点击 PDF 会打开打印对话框：请选择“另存为 PDF”（A4 横向）。', none: '未选择批次。', pickOne: '请选择批次', pdf: 'PDF',
   },
   settings: {

@@ -107,7 +107,7 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     await shootAll(page, 'grid-finished');
     await page.getByTestId('filter-failed').click();
     await expect.poll(() => page.getByTestId('unit-cell').count()).toBe(2);
-    saveShot('grid-failed-filter-en.png', await page.screenshot(), true);
+    saveShot('grid-failed-filter-en.png', await page.screenshot());
     await page.getByTestId('filter-all').click();
     // the big board: failures first, huge counters
     await page.getByTestId('view-board').click();
@@ -326,13 +326,14 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     await page.getByTestId('packages-locked').waitFor();
     expect(await page.getByTestId('package-import').isDisabled()).toBe(true);
     await page.getByTestId('nav-plan').click();
-    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(true);
+    expect(await page.getByTestId('plan-policy').getAttribute('disabled')).not.toBeNull();
+    expect(await page.getByTestId('retries').isDisabled()).toBe(true);
     // unlock with the PIN
     await page.getByTestId('role-unlock').click();
     await page.getByTestId('role-secret').fill('4711');
     await page.getByTestId('role-unlock-ok').click();
     await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('engineer');
-    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(false);
+    expect(await page.getByTestId('retries').isDisabled()).toBe(false);
     // the audit log in History
     await page.getByTestId('nav-history').click();
     await page.getByTestId('audit-log').waitFor();
