@@ -10,6 +10,7 @@ const METHODS = [
   'createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob',
   'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
   'recoverUnit', 'rmaStatus', 'listRmaJobs', 'rmaDetail',
+  'listScanMappings', 'setScanMappings', 'roleStatus', 'unlockEngineer', 'lockEngineer', 'setEngineerSecret', 'setStopAfterFailures', 'listAudit',
 ];
 const PREFIX = 'station:';
 const BATCH_EVENT = 'station:batch-event';

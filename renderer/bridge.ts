@@ -29,7 +29,11 @@ export function setEngineerToken(token: string | null): void {
 function withToken(inner: StationBridge): StationBridge {
   const out: Record<string, unknown> = { onBatchEvent: inner.onBatchEvent.bind(inner) };
   for (const m of STATION_METHODS) {
-    out[m] = (req: unknown) => (inner[m as StationMethod] as (r: unknown) => unknown)(engineerToken ? { ...(req as object), engineerToken } : req);
+    const fn = inner[m as StationMethod] as ((r: unknown) => unknown) | undefined;
+    // A bridge without the method (an older station, a test page) answers with an error, never throws.
+    out[m] = typeof fn === 'function'
+      ? (req: unknown) => fn.call(inner, engineerToken ? { ...(req as object), engineerToken } : req)
+      : () => Promise.resolve({ ok: false, error: { code: 'CONFIG_INVALID', result: 'station_error', message: `the station does not offer ${m}`, operatorText: { en: 'This station does not offer this function.', 'zh-CN': '本工位不提供此功能。' }, retryable: false } });
   }
   return out as StationBridge;
 }

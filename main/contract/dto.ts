@@ -169,6 +169,8 @@ export interface StopTheLine {
   consecutiveFailures?: number; // pause the batch after K failures in a row
   failureRate?: number; // pause when failed/finished exceeds this (0..1) ...
   minFinished?: number; // ... once at least this many units have finished
+  /** Pause when one failure code accounts for more than this share (0..1) of the finished units (issue 13 §4). */
+  sameFailureShare?: number;
 }
 
 export interface Plan {

@@ -16,7 +16,7 @@ import { errorView, isStationErrorCode, operatorText, RESULT_TEXT, StationError,
 import { buildReport } from '../engine/report/index.js';
 import type { RecoverStep, RmaRecord } from '../engine/rma/recover.js';
 import { simDeviceFactories } from '../engine/device/sim-units.js';
-import { parseTargets, SIM_BEHAVIOURS } from '../engine/targets.js';
+import { parseTargets, SIM_BEHAVIOURS, simBehaviourProblem } from '../engine/targets.js';
 import { bleAdapterState } from '../engine/transport/ble/noble-loader.js';
 import { listSerialPorts } from '../engine/transport/serial/serial-transport.js';
 
@@ -48,6 +48,8 @@ interface CallCtx {
 /** Methods whose calls go to the audit log besides every engineer method (issue 13 §4). */
 const AUDITED: ReadonlySet<StationMethod> = new Set<StationMethod>(['createBatch', 'startBatch', 'pauseBatch', 'resumeBatch', 'cancelBatch', 'cancelJob', 'retryJob', 'unlockEngineer', 'lockEngineer']);
 const MAX_MAPPINGS = 500;
+/** Stop the line when one failure code is more than this share of the finished units (with the engineer's threshold set). */
+const SAME_FAILURE_SHARE = 0.5;
 
 export interface ApiDeps {
   engine: Engine;
@@ -187,6 +189,7 @@ export function validatePlan(v: unknown): Partial<Omit<Plan, 'packageId' | 'unit
     const stl = {
       consecutiveFailures: optInt(s.consecutiveFailures, 'plan.stopTheLine.consecutiveFailures', 1, 1000),
       failureRate: optNum(s.failureRate, 'plan.stopTheLine.failureRate', 0, 1),
+      sameFailureShare: optNum(s.sameFailureShare, 'plan.stopTheLine.sameFailureShare', 0, 1),
       minFinished: optInt(s.minFinished, 'plan.stopTheLine.minFinished', 1, 10_000),
     };
     out.stopTheLine = Object.fromEntries(Object.entries(stl).filter(([, x]) => x !== undefined));
@@ -354,7 +357,9 @@ export function createStationApi(deps: ApiDeps): StationApi {
     const threshold = settings.get('stopAfterFailures') ?? 0;
     if (threshold <= 0 || ctx.role === 'engineer') return plan;
     const given = plan?.stopTheLine?.consecutiveFailures;
-    return { ...plan, stopTheLine: { ...plan?.stopTheLine, consecutiveFailures: Math.min(given ?? threshold, threshold) } };
+    // ... and the line also stops when most finished units fail the same way (at least 4 finished).
+    const share = plan?.stopTheLine?.sameFailureShare;
+    return { ...plan, stopTheLine: { minFinished: 4, ...plan?.stopTheLine, consecutiveFailures: Math.min(given ?? threshold, threshold), sameFailureShare: Math.min(share ?? SAME_FAILURE_SHARE, SAME_FAILURE_SHARE) } };
   }
   /** Refuses a typed version that contradicts the image's own, and a known image under another version, unless confirmed. */
   function checkImport(fileName: string, bytes: Uint8Array, version: string | undefined, confirm: boolean): void {
@@ -425,9 +430,13 @@ export function createStationApi(deps: ApiDeps): StationApi {
       await engine.restorePackages();
       const r = obj(req);
       if (!Array.isArray(r.units) || r.units.length > MAX_UNITS_PER_BATCH) throw bad(`units must be a list of at most ${MAX_UNITS_PER_BATCH}`);
+      const units = r.units.map(validateUnit);
+      // Behaviours a protocol's virtual unit cannot do are refused now, not discovered per unit mid-batch.
+      const problems = units.map((u) => (u.transport === 'sim' ? simBehaviourProblem(u) : null)).filter((p): p is string => !!p);
+      if (problems.length) throw bad(`the plan asks for what a protocol cannot do: ${[...new Set(problems)].slice(0, 5).join('; ')}`);
       return engine.createBatch({
         packageId: str(r.packageId, 'packageId'),
-        units: r.units.map(validateUnit),
+        units,
         component: optStr(r.component, 'component', 64),
         plan: enforceStopTheLine(validatePlan(r.plan), ctx),
       });

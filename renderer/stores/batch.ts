@@ -150,7 +150,7 @@ export const useBatchStore = defineStore('batch', () => {
     if (next.size !== prev.size || [...next].some(([k, v]) => prev.get(k) !== v)) stalled.value = next;
   }
   /** The end of a batch or a stop-the-line, seen live: a banner and a sound for the floor. */
-  const banner = ref<{ kind: 'finished' | 'cancelled' | 'stopLine'; reason?: string; batchId: string } | null>(null);
+  const banner = ref<{ kind: 'finished' | 'cancelled' | 'stopLine'; reason?: string; batchId: string; passed: number; failed: number; total: number } | null>(null);
   const beeps = ref(0);
   let beeper: (kind: 'finished' | 'cancelled' | 'stopLine') => void = beep;
   function setBeeper(fn: (kind: 'finished' | 'cancelled' | 'stopLine') => void): void {
@@ -160,7 +160,8 @@ export const useBatchStore = defineStore('batch', () => {
     if (prev !== 'running' || next.state === 'running') return;
     const kind = next.state === 'finished' ? 'finished' : next.state === 'cancelled' ? 'cancelled' : next.state === 'paused' && next.pausedReason?.startsWith('stop-the-line') ? 'stopLine' : null;
     if (!kind) return;
-    banner.value = { kind, batchId: next.batchId, ...(next.pausedReason ? { reason: next.pausedReason } : {}) };
+    const c = shownCounts(next);
+    banner.value = { kind, batchId: next.batchId, passed: c.passed, failed: c.failed, total: c.total, ...(next.pausedReason ? { reason: next.pausedReason } : {}) };
     beeps.value++;
     beeper(kind);
   }
@@ -216,6 +217,7 @@ export const useBatchStore = defineStore('batch', () => {
 
   function open(id: string, opts: { readOnly?: boolean } = {}): void {
     if (batchId.value !== id) {
+      if (banner.value?.batchId !== id) banner.value = null; // the banner belongs to its batch
       batch.value = null;
       jobs.value = [];
       index = new Map();

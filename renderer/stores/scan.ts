@@ -13,8 +13,13 @@ import { bridge } from '../bridge.js';
 import { usePackagesStore } from './packages.js';
 import { usePlanStore } from './plan.js';
 
-/** Keys closer together than this are a scanner's (people type ≥ 80 ms apart; a loaded machine may stretch a scanner's 5 ms). */
-export const SCAN_GAP_MS = 50;
+/**
+ * A scanner's keys come a few ms apart; people type ≥ 80 ms apart. A burst is a scan when its
+ * median gap is at most SCAN_GAP_MS (one slow gap, e.g. a busy machine, does not break it) and no
+ * gap exceeds SCAN_BREAK_MS.
+ */
+export const SCAN_GAP_MS = 60;
+export const SCAN_BREAK_MS = 3 * SCAN_GAP_MS;
 /** A burst shorter than this is not a barcode. */
 export const SCAN_MIN_CHARS = 4;
 
@@ -40,30 +45,31 @@ export function unitNamedBy(code: string, units: readonly UnitRef[]): UnitRef | 
  */
 export class BurstDetector {
   private buf = '';
+  private gaps: number[] = [];
   private lastMs = -Infinity;
-  private fast = true;
   key(ch: string, atMs: number): void {
-    if (atMs - this.lastMs > SCAN_GAP_MS) {
+    const gap = atMs - this.lastMs;
+    if (gap > SCAN_BREAK_MS) {
       this.buf = '';
-      this.fast = true;
-    }
+      this.gaps = [];
+    } else this.gaps.push(gap);
     this.buf += ch;
     this.lastMs = atMs;
   }
   /** Enter pressed: the code when what came before was a scanner burst, else null. */
   enter(atMs: number): string | null {
-    const isScan = this.fast && this.buf.length >= SCAN_MIN_CHARS && atMs - this.lastMs <= SCAN_GAP_MS * 3;
+    const sorted = [...this.gaps].sort((a, b) => a - b);
+    const median = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : Infinity;
+    const isScan = this.buf.length >= SCAN_MIN_CHARS && median <= SCAN_GAP_MS && atMs - this.lastMs <= SCAN_BREAK_MS;
     const code = this.buf;
     this.buf = '';
+    this.gaps = [];
     this.lastMs = -Infinity;
     return isScan ? code : null;
   }
-  /** Characters of the burst so far (to take them back out of the field they landed in). */
-  get pending(): number {
-    return this.buf.length;
-  }
+  /** Whether a key now continues the current burst. */
   inBurst(atMs: number): boolean {
-    return this.buf.length > 0 && atMs - this.lastMs <= SCAN_GAP_MS;
+    return this.buf.length > 0 && atMs - this.lastMs <= SCAN_BREAK_MS;
   }
 }
 

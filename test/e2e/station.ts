@@ -86,7 +86,8 @@ export async function shootAll(page: import('playwright-core').Page, name: strin
       await page.setViewportSize(vp);
       await page.waitForTimeout(150);
       const file = `${name}-${lang}-${vp.width}x${vp.height}.png`;
-      saveShot(file, await page.screenshot(), forReadme);
+      // The README keeps the 1366×768 ones (the smallest line monitor); test/artifacts keeps all.
+      saveShot(file, await page.screenshot(), forReadme && vp.width === 1366);
       names.push(file);
     }
   }

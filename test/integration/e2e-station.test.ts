@@ -108,7 +108,7 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     await shootAll(page, 'grid-finished');
     await page.getByTestId('filter-failed').click();
     await expect.poll(() => page.getByTestId('unit-cell').count()).toBe(2);
-    saveShot('grid-failed-filter-en.png', await page.screenshot(), true);
+    saveShot('grid-failed-filter-en.png', await page.screenshot());
     await page.getByTestId('filter-all').click();
     // the big board: failures first, huge counters
     await page.getByTestId('view-board').click();
@@ -169,6 +169,9 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     const batchId = (await page.getByTestId('batch-id').innerText()).trim();
     await page.getByTestId('nav-reports').click();
     await page.getByTestId('duration-chart').waitFor();
+    expect(await page.getByTestId('report-batch').inputValue()).toBe(batchId);
+    expect(await page.getByTestId('chart-y-label').textContent()).toContain('Duration (s)');
+    expect(await page.getByTestId('chart-y2-label').textContent()).toContain('kB/s');
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
     expect(download.suggestedFilename()).toBe(`${batchId}.csv`);
     const csv = fs.readFileSync((await download.path())!, 'utf8');
@@ -286,25 +289,25 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     const scanMsg = page.getByTestId('scan-msg');
     // 1. focus on a button: the scan goes to the scan box, and its Enter does not press the button
     await page.getByTestId('sim-add').focus();
-    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0001', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('bound');
     expect(await rows.count()).toBe(3);
     expect(await sn(0)).toBe('SN-E2E-0001');
     // 2. the scan box itself
     await page.getByTestId('scan-box').focus();
-    await page.keyboard.type('SN-E2E-0002', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0002', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => sn(1)).toBe('SN-E2E-0002');
     // 3. a duplicate is refused with a clear message
-    await page.keyboard.type('SN-E2E-0001', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0001', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => scanMsg.getAttribute('data-kind')).toBe('duplicate');
     expect(await scanMsg.innerText()).toContain('already bound');
     // 4. focus in another text field: it keeps its own text, the scan goes to the next unit
     await page.getByTestId('target-input').fill('abc');
     await page.getByTestId('target-input').focus();
-    await page.keyboard.type('SN-E2E-0003', { delay: 5 });
+    await page.keyboard.type('SN-E2E-0003', { delay: 2 });
     await page.keyboard.press('Enter');
     await expect.poll(() => sn(2)).toBe('SN-E2E-0003');
     expect(await page.getByTestId('target-input').inputValue()).toBe('abc');
@@ -326,13 +329,14 @@ describe.skipIf(missing)('operator station in Chromium (flashline serve)', () =>
     await page.getByTestId('packages-locked').waitFor();
     expect(await page.getByTestId('package-import').isDisabled()).toBe(true);
     await page.getByTestId('nav-plan').click();
-    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(true);
+    expect(await page.getByTestId('plan-policy').getAttribute('disabled')).not.toBeNull();
+    expect(await page.getByTestId('retries').isDisabled()).toBe(true);
     // unlock with the PIN
     await page.getByTestId('role-unlock').click();
     await page.getByTestId('role-secret').fill('4711');
     await page.getByTestId('role-unlock-ok').click();
     await expect.poll(() => page.getByTestId('role').getAttribute('data-role')).toBe('engineer');
-    expect(await page.getByTestId('plan-policy').isDisabled()).toBe(false);
+    expect(await page.getByTestId('retries').isDisabled()).toBe(false);
     // the audit log in History
     await page.getByTestId('nav-history').click();
     await page.getByTestId('audit-log').waitFor();

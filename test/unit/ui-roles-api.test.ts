@@ -107,6 +107,34 @@ describe('roles', () => {
   });
 });
 
+describe('stop-the-line', () => {
+  it('stops when most finished units fail the same way, and refuses behaviours a protocol cannot do before the batch', async () => {
+    const pkg = (await ok(h().importPackage({ fileName: 'app.bin', dataBase64: image }))) as { id: string };
+    await ok(h().setStopAfterFailures({ failures: 100 }));
+    const units = await ok(h().resolveTargets({ targets: ['sim:ymodem:2', 'sim:ymodem:6:refuse_version'] }));
+    const batch = (await ok(h().createBatch({ packageId: pkg.id, units, plan: { concurrency: { global: 2, perBleAdapter: 1 } } }))) as { batchId: string; plan: { stopTheLine?: Record<string, number> } };
+    expect(batch.plan.stopTheLine).toMatchObject({ consecutiveFailures: 100, sameFailureShare: 0.5, minFinished: 4 });
+    await ok(h().startBatch({ batchId: batch.batchId }));
+    const deadline = Date.now() + 30_000;
+    let state = '';
+    let reason = '';
+    while (Date.now() < deadline) {
+      const b = (await ok(h().getBatch({ batchId: batch.batchId }))) as { batch: { state: string; pausedReason?: string } };
+      state = b.batch.state;
+      reason = b.batch.pausedReason ?? '';
+      if (state !== 'running') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(state).toBe('paused');
+    expect(reason).toMatch(/failed the same way \(DEVICE_REJECTED_VERSION\)/);
+
+    const mqtt = await ok(h().resolveTargets({ targets: ['sim:mqtt-ota-tencent:1:refuse_version'] }));
+    const refused = await h().createBatch({ packageId: pkg.id, units: mqtt as never });
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.error.message).toMatch(/cannot do: sim behaviour "refuse_version" is not implemented by the mqtt-ota-tencent/);
+  });
+});
+
 describe('imports', () => {
   it('refuses a typed version that contradicts the image, and the same image under another version, unless confirmed', async () => {
     const bad = await h().importPackage({ fileName: 'app.bin', dataBase64: image, version: '3.0.0' });

@@ -232,6 +232,12 @@ export class BatchRun {
       this.pause(`stop-the-line: ${this.consecutiveFailures} failures in a row`);
     } else if (stl.failureRate !== undefined && finished >= (stl.minFinished ?? 1) && counts.failed / finished > stl.failureRate) {
       this.pause(`stop-the-line: failure rate ${Math.round((counts.failed / finished) * 100)} % over ${Math.round(stl.failureRate * 100)} %`);
+    } else if (stl.sameFailureShare !== undefined && finished >= (stl.minFinished ?? 1)) {
+      // Most units failing the same way is a line problem (wrong image, fixture, profile), not units.
+      const byCode = new Map<string, number>();
+      for (const j of this.jobs) if (j.state === 'failed') byCode.set(j.errorCode ?? j.result ?? '?', (byCode.get(j.errorCode ?? j.result ?? '?') ?? 0) + 1);
+      const [code, n] = [...byCode].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
+      if (n / finished > stl.sameFailureShare) this.pause(`stop-the-line: ${n} of ${finished} finished units failed the same way (${code})`);
     }
   }
 
