@@ -2,8 +2,8 @@
 // The one place that touches window.station: the preload's bridge in the desktop app, or the
 // WebSocket client in browser mode. Stores call bridge(); tests install a fake one. Also owns
 // the link state (connected or not) that the connection store shows and resyncs on.
-import { STATION_METHODS, type StationBridge, type StationMethod } from '../main/contract/ipc.js';
-import { createWsBridge } from './ws-bridge.js';
+import type { StationBridge, StationMethod } from '../main/contract/ipc.js';
+import { METHODS, createWsBridge } from './ws-bridge.js';
 
 declare global {
   interface Window {
@@ -28,7 +28,8 @@ export function setEngineerToken(token: string | null): void {
 
 function withToken(inner: StationBridge): StationBridge {
   const out: Record<string, unknown> = { onBatchEvent: inner.onBatchEvent.bind(inner) };
-  for (const m of STATION_METHODS) {
+  // The renderer takes only types from contract/: the method list is ws-bridge's, checked against the type.
+  for (const m of Object.keys(METHODS) as StationMethod[]) {
     const fn = inner[m as StationMethod] as ((r: unknown) => unknown) | undefined;
     // A bridge without the method (an older station, a test page) answers with an error, never throws.
     out[m] = typeof fn === 'function'

@@ -6,7 +6,7 @@ import type { BatchEvent } from '../main/contract/dto.js';
 import type { Result, StationBridge, StationMethod, WsClientFrame, WsServerFrame } from '../main/contract/ipc.js';
 
 // The method list mirrors contract/ipc.ts STATION_METHODS; the mapped type below fails to compile if one is missing.
-const METHODS: { [M in StationMethod]: true } = {
+export const METHODS: { [M in StationMethod]: true } = {
   stationInfo: true, errorTexts: true, importPackage: true, listPackages: true, resolveTargets: true, scanUnits: true,
   createBatch: true, startBatch: true, pauseBatch: true, resumeBatch: true, cancelBatch: true, cancelJob: true, retryJob: true,
   listBatches: true, getBatch: true, jobDetail: true, searchJobs: true, exportReport: true, getSettings: true, setSettings: true,
