@@ -15,6 +15,7 @@ import { retryPolicy } from './job/retry-policy.js';
 import { loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
 import { getDriver, hasDriver, policyChecksOf } from './protocol/registry.js';
+import { applyDriverPolicy } from './protocol/policy.js';
 import { ProfileStore, defaultProfile, effectiveProfile } from './profile/index.js';
 import type { FirmwareImage } from './protocol/types.js';
 import { SimTransport, type VirtualDeviceFactory } from './device/sim-transport.js';
@@ -531,7 +532,8 @@ export class Engine {
           scheduler,
           clock: this.clock,
           // MES-chosen profile options (issue 11) win over the batch profile for that unit.
-          protocolOptions: { ...profile.options, ...this.opts.protocolOptions?.[job.unit.protocol], ...chosen.options },
+          // The plan's limits go into the options of drivers whose device enforces them (issue 9 §8).
+          protocolOptions: applyDriverPolicy(getDriver(job.unit.protocol), { ...profile.options, ...this.opts.protocolOptions?.[job.unit.protocol], ...chosen.options }, plan.policy),
           sink,
           connectTimeoutMs: profile.timers?.connectTimeoutMs ?? this.opts.connectTimeoutMs,
           rebootTimeoutMs: profile.timers?.rebootTimeoutMs ?? this.opts.rebootTimeoutMs,

@@ -49,12 +49,14 @@ export function optionSpecsOf(id: ProtocolId): readonly OptionSpec[] {
 
 /**
  * Plan policies a protocol can check (issue 9 §8) when its driver does not say itself. A
- * YMODEM unit reports its battery only through a console query; LLSync units refuse on their own
+ * YMODEM unit reports its battery only through a console query; a QuecThing MCU is handed the
+ * limits and enforces them (applyPolicy in the driver); LLSync units refuse on their own
  * battery limit, never on the plan's; MQTT units report neither.
  */
 const POLICY_CHECKS: Record<ProtocolId, (o: Record<string, unknown>) => PolicyChecks> = {
   ymodem: (o) => ({ battery: typeof o.batteryQuery === 'string' && o.batteryQuery.length > 0, rssi: false }),
-  'quecthing-sota': () => ({ battery: false, rssi: false }),
+  // The station passes the plan's limits to the MCU in event 10700 (applyPolicy); the MCU refuses below them.
+  'quecthing-sota': () => ({ battery: false, rssi: false, deviceEnforces: { battery: true, rssi: true } }),
   'llsync-ota': () => ({ battery: false, rssi: false }),
   'mqtt-ota-tencent': () => ({ battery: false, rssi: false }),
   'mqtt-ota-aliyun': () => ({ battery: false, rssi: false }),
