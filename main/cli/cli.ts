@@ -20,6 +20,7 @@ import { ProgressPrinter } from './progress.js';
 import { openSettings } from '../engine/settings/settings.js';
 import { cmdServe } from './serve.js';
 import { cmdDetect, cmdRecover, resolveCliTargets } from './recover.js';
+import { classifyIoError, prepareDataDir } from '../engine/data-dir.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -117,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    const err = toStationError(e);
+    const err = classifyIoError(e, dataDir(values)) ?? toStationError(e);
     console.error(`error ${err.code}: ${err.message}`);
     const hint = operatorText(err.code, 'en');
     if (hint) console.error(`→ ${hint}`);
@@ -129,9 +130,11 @@ function dataDir(v: Values): string {
   return path.resolve(v['data-dir'] ?? process.env.FLASHLINE_HOME ?? path.join(os.homedir(), '.flashline'));
 }
 
-function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Record<string, unknown>>> = {}): Engine {
+function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Record<string, unknown>>> = {}, access: 'write' | 'read' = 'write'): Engine {
   const dir = dataDir(v);
-  fs.mkdirSync(dir, { recursive: true });
+  // Readers (batches, report) change nothing: no settings file, no folder created, no lock taken from a running station.
+  if (access === 'read') return Engine.open({ dataDir: dir, access });
+  prepareDataDir(dir);
   const settings = openSettings(dir);
   return Engine.open({
     dataDir: dir,
@@ -298,7 +301,7 @@ function cmdBatches(v: Values): number {
     else console.log('no batches yet');
     return 0;
   }
-  const engine = openEngine(v);
+  const engine = openEngine(v, {}, 'read');
   try {
     const list = engine.listBatches(100);
     if (v.json) {
@@ -319,7 +322,7 @@ function cmdReport(v: Values, batchId?: string): number {
   if (!batchId) throw new StationError('CONFIG_INVALID', 'report BATCH_ID --format csv|json|html');
   const format = v.format ?? 'html';
   if (format !== 'csv' && format !== 'json' && format !== 'html') throw new StationError('CONFIG_INVALID', '--format must be csv, json or html');
-  const engine = openEngine(v);
+  const engine = openEngine(v, {}, 'read');
   try {
     const text = engine.report(batchId, format);
     if (v.out) {
@@ -334,7 +337,13 @@ function cmdReport(v: Values, batchId?: string): number {
 
 function cmdVerify(v: Values, file?: string): number {
   if (!file) throw new StationError('CONFIG_INVALID', 'verify-report FILE');
-  const r = verifyReport(fs.readFileSync(file, 'utf8'));
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new StationError('REPORT_UNREADABLE', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {}, { cause: e });
+  }
+  const r = verifyReport(text);
   if (v.json) console.log(JSON.stringify(r));
   else if (r.ok) console.log(`OK: ${r.format} report, ${r.rows} rows, hash chain intact`);
   else console.log(`TAMPERED: ${r.format} report\n${r.errors.map((e) => `  - ${e}`).join('\n')}`);

@@ -24,6 +24,8 @@ import { SerialTransport } from './transport/serial/serial-transport.js';
 import { createSimDelegates, createStationTransports } from './transport/extra-transports.js';
 import { simBehaviourProblem } from './targets.js';
 import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep } from './rma/recover.js';
+import { acquireStationLock, tryLock, type StationLock } from './station-lock.js';
+import { classifyIoError, prepareDataDir } from './data-dir.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -38,6 +40,12 @@ export interface EngineOptions {
   simFactories?: Partial<Record<ProtocolId, VirtualDeviceFactory>>;
   connectTimeoutMs?: number;
   rebootTimeoutMs?: number;
+  /**
+   * 'write' (default): this process owns the data folder or Engine.open throws STATION_BUSY.
+   * 'read' (batches, report, history): if another station process owns the folder, the journal
+   * is opened read-only and nothing is changed; if none does, this one holds the lock while open.
+   */
+  access?: 'write' | 'read';
 }
 
 export interface CreateBatchInput {
@@ -66,10 +74,18 @@ export class Engine {
   private readonly transports: Partial<Record<TransportKind, Transport>>;
   private readonly clock: Clock;
   readonly sim: SimTransport;
+  /** This process's hold on the data folder; null when it only reads a folder another station owns. */
+  private readonly lock: StationLock | null;
 
   private constructor(private readonly opts: EngineOptions) {
-    fs.mkdirSync(opts.dataDir, { recursive: true });
-    this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'));
+    prepareDataDir(opts.dataDir, { write: opts.access !== 'read' });
+    this.lock = opts.access === 'read' ? readerLock(opts.dataDir) : acquireStationLock(opts.dataDir);
+    try {
+      this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'), { readonly: !this.lock });
+    } catch (e) {
+      this.lock?.release();
+      throw classifyIoError(e, opts.dataDir) ?? e;
+    }
     this.stationId = opts.stationId ?? 'station-1';
     this.operator = opts.operator ?? 'operator';
     this.clock = opts.clock ?? systemClock;
@@ -80,7 +96,13 @@ export class Engine {
       delegates: createSimDelegates({ dataDir: opts.dataDir }),
     });
     this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir }), ...opts.transports };
-    this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
+    // Only the folder's owner may decide that a batch it finds running was cut short.
+    this.interruptedBatchIds = this.lock ? this.journal.markInterrupted(new Date().toISOString()) : [];
+  }
+
+  /** True when another station process owns the data folder and this Engine only reads it. */
+  get readOnly(): boolean {
+    return this.lock === null;
   }
 
   static open(opts: EngineOptions): Engine {
@@ -151,6 +173,7 @@ export class Engine {
 
   /** A batch with its own operator (an RMA technician) or transports (a recording wrapper) for this run only. */
   private createBatchWith(input: CreateBatchInput, extras: { operator?: string; transports?: Partial<Record<TransportKind, Transport>> }): BatchView {
+    this.assertOwner();
     const pkg = this.packages.get(input.packageId);
     if (!pkg) throw new StationError('CONFIG_INVALID', `package ${input.packageId} is not loaded`);
     if (input.units.length === 0) throw new StationError('CONFIG_INVALID', 'the plan has no units');
@@ -200,6 +223,7 @@ export class Engine {
 
   /** Resume a paused batch, or one the station was stopped in the middle of (reloads its package). */
   async resumeBatch(batchId: string): Promise<void> {
+    this.assertOwner();
     let run = this.runs.get(batchId);
     if (!run) {
       const batch = this.journal.getBatch(batchId);
@@ -274,9 +298,15 @@ export class Engine {
     await Promise.allSettled([...this.runs.values()].map((r) => r.shutdown()));
     for (const t of Object.values(this.transports)) await t?.dispose?.();
     this.journal.close();
+    this.lock?.release();
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** A read-only Engine (another process owns the folder) refuses anything that would write. */
+  private assertOwner(): void {
+    if (!this.lock) throw new StationError('STATION_BUSY', `${this.opts.dataDir} is owned by another station process; this one only reads it`, { retryable: false });
+  }
 
   private run(batchId: string): BatchRun {
     const r = this.runs.get(batchId);
@@ -347,6 +377,15 @@ export function listDecision(unit: UnitRef, plan: Pick<Plan, 'allow' | 'deny'>):
   if (plan.deny?.some((d) => keys.includes(d))) return 'on the deny list';
   if (plan.allow && plan.allow.length > 0 && !plan.allow.some((a) => keys.includes(a))) return 'not on the allow list';
   return null;
+}
+
+/** A reader takes the lock only when the folder is free and writable; otherwise it reads without it. */
+function readerLock(dataDir: string): StationLock | null {
+  try {
+    return tryLock(dataDir, 'read');
+  } catch {
+    return null;
+  }
 }
 
 function newBatchId(): string {

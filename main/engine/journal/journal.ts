@@ -29,6 +29,8 @@ export interface JournalOptions {
    * every commit, closing that window at a few ms per transition on a laptop SSD.
    */
   synchronous?: 'NORMAL' | 'FULL';
+  /** Open for reading only (another station process owns the folder): no migration, no writes. */
+  readonly?: boolean;
 }
 
 export interface AttemptView {
@@ -185,6 +187,11 @@ export class Journal {
   }
 
   static open(file: string, opts: JournalOptions = {}): Journal {
+    if (opts.readonly) {
+      const ro = new Database(file, { readonly: true, fileMustExist: true });
+      ro.pragma('busy_timeout = 5000');
+      return new Journal(ro);
+    }
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
