@@ -144,6 +144,22 @@ function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Recor
   });
 }
 
+/**
+ * A path from the command line. Node decodes argv as UTF-8, so a file name in another encoding
+ * arrives with U+FFFD in it and names nothing; find the one entry of its folder that decodes to
+ * the same text and use its raw bytes.
+ */
+function argPath(p: string): string | Buffer {
+  if (!p.includes('\uFFFD') || fs.existsSync(p)) return p;
+  try {
+    const dir = path.dirname(p);
+    const matches = fs.readdirSync(dir, { encoding: 'buffer' }).filter((e) => e.toString('utf8') === path.basename(p));
+    return matches.length === 1 ? Buffer.concat([Buffer.from(dir + path.sep), matches[0]!]) : p;
+  } catch {
+    return p;
+  }
+}
+
 function intOpt(v: string | undefined, name: string, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -208,7 +224,13 @@ async function runToEnd(engine: Engine, batchId: string, json: boolean, total: n
   off();
   const batch = engine.getBatch(batchId)!;
   const summary = buildFlashSummary(batch, engine.getJobs(batchId));
+  const stop = engine.batchStopError(batchId);
+  if (stop) summary.stoppedBy = { code: stop.code, message: stop.message };
   printSummary(out, batch, summary);
+  if (stop) {
+    out.write(`batch stopped: error ${stop.code}: ${stop.message}\n→ ${operatorText(stop.code, 'en')}\nIn-flight units are saved as interrupted; once fixed: flashline resume ${batchId}\n`);
+    process.stderr.write(`error ${stop.code}: ${stop.message}\n`);
+  }
   if (pausedNote) out.write(`batch paused: ${pausedNote}. Fix the cause, then: flashline resume ${batchId}\n`);
   return summary;
 }
@@ -221,6 +243,7 @@ function printSummary(out: NodeJS.WriteStream, batch: BatchView, s: FlashSummary
 
 function finish(summary: FlashSummary, json: boolean): number {
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+  if (summary.stoppedBy) return 2;
   return summary.failed > 0 ? 1 : 0;
 }
 
@@ -231,7 +254,7 @@ async function cmdFlash(v: Values): Promise<number> {
   const plan = planFrom(v); // validate every option before touching files or units
   const engine = openEngine(v, parseProtocolOptions(v.opt));
   try {
-    const info = await engine.loadPackage(path.resolve(v.package), { version: v.version });
+    const info = await engine.loadPackage(argPath(path.resolve(v.package)), { version: v.version });
     const batch = engine.createBatch({ packageId: info.id, units, plan });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
     return finish(summary, !!v.json);
@@ -281,6 +304,7 @@ async function cmdDemo(v: Values): Promise<number> {
     const info = await engine.loadPackage(imagePath, { version: '2.0.0' });
     const batch = engine.createBatch({ packageId: info.id, units, plan: { ...planFrom(vv), retry: { maxAttempts: 3, backoffMs: 200, backoffMaxMs: 2000 } } });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
+    if (summary.stoppedBy) return finish(summary, !!v.json);
     const reportDir = path.join(dir, 'reports');
     fs.mkdirSync(reportDir, { recursive: true });
     for (const f of ['html', 'csv', 'json'] as const) {

@@ -31,7 +31,7 @@ function formatBytes(n: number | undefined): string {
 
 /** A file-system or SQLite failure → the data-folder StationError it means, or null for anything else. */
 export function classifyIoError(e: unknown, dataDir: string): StationError | null {
-  if (e instanceof StationError) return e;
+  if (e instanceof StationError) return null;
   const code = String((e as { code?: unknown })?.code ?? '');
   const msg = e instanceof Error ? e.message : String(e);
   const where = (e as { path?: string })?.path ?? dataDir;

@@ -12,7 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import { StationError } from './errors.js';
 import { Journal } from './journal/journal.js';
 import { retryPolicy } from './job/retry-policy.js';
-import { loadPackage, type LoadedPackage } from './package/loader.js';
+import { DEFAULT_MAX_PACKAGE_BYTES, loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
 import { getDriver } from './protocol/registry.js';
 import type { FirmwareImage } from './protocol/types.js';
@@ -111,7 +111,23 @@ export class Engine {
 
   // ---- packages -------------------------------------------------------------------------
 
-  async loadPackage(file: string, opts: { version?: string; maxBytes?: number; requireSignature?: boolean } = {}): Promise<PackageInfo> {
+  async loadPackage(file: string | Buffer, opts: { version?: string; maxBytes?: number; requireSignature?: boolean } = {}): Promise<PackageInfo> {
+    if (typeof file !== 'string') {
+      const text = file.toString('utf8');
+      if (Buffer.from(text, 'utf8').equals(file)) return this.loadPackage(text, opts);
+      // A file name that is not UTF-8 (a Latin-1 USB stick): the journal keeps paths as text, so
+      // the bytes are kept under a name it can hold, like an upload, and a resume reloads that copy.
+      let bytes: Buffer;
+      try {
+        const size = fs.statSync(file).size;
+        if (size > (opts.maxBytes ?? DEFAULT_MAX_PACKAGE_BYTES)) throw new StationError('IMAGE_TOO_LARGE', `${text}: ${size} bytes`);
+        bytes = fs.readFileSync(file);
+      } catch (e) {
+        if (e instanceof StationError) throw e;
+        throw new StationError('IMAGE_UNREADABLE', `${text}: ${(e as Error).message}`, {}, { cause: e });
+      }
+      return this.importPackageBytes(path.basename(text), bytes, opts);
+    }
     const loaded = await loadPackage(file, opts);
     this.packages.set(loaded.info.id, loaded);
     return loaded.info;
@@ -224,6 +240,8 @@ export class Engine {
   /** Resume a paused batch, or one the station was stopped in the middle of (reloads its package). */
   async resumeBatch(batchId: string): Promise<void> {
     this.assertOwner();
+    // After a DISK_FULL stop: refuse (DISK_FULL again) until there is room, and restore the reserve.
+    prepareDataDir(this.opts.dataDir);
     let run = this.runs.get(batchId);
     if (!run) {
       const batch = this.journal.getBatch(batchId);
@@ -256,6 +274,11 @@ export class Engine {
     if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
     cb({ type: 'snapshot', batchId, rev: 0, batch, jobs: this.journal.getJobs(batchId) });
     return () => undefined;
+  }
+
+  /** Why the batch stopped on its own (DISK_FULL, DATA_DIR_*), if it did; null otherwise. */
+  batchStopError(batchId: string): StationError | null {
+    return this.runs.get(batchId)?.stopError ?? null;
   }
 
   /** Resolves when the batch has nothing left to run. */
@@ -346,6 +369,7 @@ export class Engine {
     const retry = retryPolicy(plan.retry);
     return new BatchRun(batch, jobs, {
       journal: this.journal,
+      dataDir: this.opts.dataDir,
       scheduler,
       jobDeps: (job, sink) => {
         // A sim knob this protocol's virtual device lacks fails the unit instead of acting as accept.
