@@ -1,0 +1,30 @@
+/**
+ * Issue 10 §5: the fault suite. SIGKILL at random moments of a mixed batch (ymodem, QuecThing,
+ * MQTT, LLSync) and of its `resume`, then resume to the end: nothing lost, no unit flashed twice,
+ * cut units journaled as STATION_INTERRUPTED. ≥ 10 runs under CI (FLASHLINE_FAULT_RUNS to change;
+ * 3 locally). The second-process, disk-full and serve-fuzz cases live in station-lock.test.ts,
+ * disk-full.test.ts and serve-fuzz.test.ts; test/bench/soak.bench.ts runs this for 100.
+ */
+import { describe, expect, it } from 'vitest';
+import { killResumeRun } from '../helpers/kill-resume.js';
+
+const RUNS = Number(process.env.FLASHLINE_FAULT_RUNS ?? (process.env.CI === 'true' ? 10 : 3));
+
+describe('SIGKILL at random moments of a mixed batch and of resume', () => {
+  it(`${RUNS} runs: nothing lost, nothing flashed twice, cut units STATION_INTERRUPTED`, async () => {
+    const totals = { kills: 0, lost: 0, reflashed: 0, failedResumes: 0 };
+    const notes: string[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const r = await killResumeRun({ maxKillMs: 2000, resumeKills: i % 2 });
+      totals.kills += r.kills;
+      totals.lost += r.unitsLost;
+      totals.reflashed += r.unitsReflashed;
+      totals.failedResumes += r.failedResumes;
+      notes.push(...r.notes.map((n) => `run ${i}: ${n}`));
+      for (const code of r.interruptedCodes) expect(code).toBe('STATION_INTERRUPTED');
+    }
+    expect(notes).toEqual([]);
+    expect(totals).toMatchObject({ lost: 0, reflashed: 0, failedResumes: 0 });
+    expect(totals.kills).toBeGreaterThan(0); // the kills really landed
+  }, 60_000 + RUNS * 90_000);
+});
