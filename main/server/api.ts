@@ -11,6 +11,7 @@ import type { ExportedReport, Req, Res, Result, RmaDetailView, RmaRequest, RmaRu
 import type { Engine } from '../engine/engine.js';
 import { errorView, isStationErrorCode, operatorText, RESULT_TEXT, StationError, toStationError } from '../engine/errors.js';
 import { buildReport } from '../engine/report/index.js';
+import { classifyIoError } from '../engine/data-dir.js';
 import type { RecoverStep, RmaRecord } from '../engine/rma/recover.js';
 import { simDeviceFactories } from '../engine/device/sim-units.js';
 import { exportReport } from '../engine/report/index.js';
@@ -226,7 +227,8 @@ async function wrap<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (e) {
-    return { ok: false, error: errorView(toStationError(e)) };
+    // A full or failing disk gets its own code (DISK_FULL, DATA_DIR_*), not INTERNAL.
+    return { ok: false, error: errorView(classifyIoError(e, '') ?? toStationError(e)) };
   }
 }
 

@@ -20,8 +20,11 @@ const STEP_TIMEOUT_MS = 120_000;
 export interface KillRunResult {
   kills: number;
   units: number;
+  /** Units without a final journaled outcome after the last resume (or missing from the journal). */
   unitsLost: number;
   unitsReflashed: number;
+  /** Units that ended failed with a per-unit code (accounted for, not lost); their codes. */
+  failedCodes: string[];
   failedResumes: number;
   /** Error codes of jobs the journal showed as interrupted after a kill (all should be STATION_INTERRUPTED). */
   interruptedCodes: string[];
@@ -67,7 +70,7 @@ export async function killResumeRun(opts: { maxKillMs?: number; resumeKills?: nu
   const maxKillMs = opts.maxKillMs ?? 2500;
   const resumeKills = opts.resumeKills ?? 1;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-fault-'));
-  const r: KillRunResult = { kills: 0, units: MIXED_UNITS, unitsLost: 0, unitsReflashed: 0, failedResumes: 0, interruptedCodes: [], reactivations: 0, notes: [] };
+  const r: KillRunResult = { kills: 0, units: MIXED_UNITS, unitsLost: 0, unitsReflashed: 0, failedCodes: [], failedResumes: 0, interruptedCodes: [], reactivations: 0, notes: [] };
   try {
     const img = path.join(dir, 'app.bin');
     fs.writeFileSync(img, buildSimImage(48 * 1024, '2.0.0'));
@@ -87,7 +90,8 @@ export async function killResumeRun(opts: { maxKillMs?: number; resumeKills?: nu
         continue;
       }
       const ended = await resume.done;
-      if (ended.code !== 0) {
+      // exit 1 = a unit failed with its own code (counted below); anything else is a failed resume.
+      if (ended.code !== 0 && ended.code !== 1) {
         r.failedResumes++;
         r.notes.push(`resume exit ${ended.code}: ${resume.stderr().slice(-500)}`);
       }
@@ -99,8 +103,17 @@ export async function killResumeRun(opts: { maxKillMs?: number; resumeKills?: nu
       });
     }
     readJournal(dir, (j) => {
-      for (const job of j.getJobs(batchId)) {
-        if (job.state !== 'passed') {
+      const jobs = j.getJobs(batchId);
+      r.unitsLost += Math.max(0, MIXED_UNITS - jobs.length);
+      if (j.getBatch(batchId)!.state !== 'finished') {
+        r.failedResumes++;
+        r.notes.push(`batch ended ${j.getBatch(batchId)!.state}`);
+      }
+      for (const job of jobs) {
+        if (job.state === 'failed') {
+          r.failedCodes.push(job.errorCode ?? 'none');
+          r.notes.push(`${job.unit.unitId} failed ${job.errorCode ?? ''} ${job.message ?? ''}`);
+        } else if (job.state !== 'passed') {
           r.unitsLost++;
           r.notes.push(`${job.unit.unitId} ended ${job.state} ${job.errorCode ?? ''} ${job.message ?? ''}`);
         }
