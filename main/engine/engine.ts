@@ -190,6 +190,7 @@ export class Engine {
   /** A batch with its own operator (an RMA technician) or transports (a recording wrapper) for this run only. */
   private createBatchWith(input: CreateBatchInput, extras: { operator?: string; transports?: Partial<Record<TransportKind, Transport>> }): BatchView {
     this.assertOwner();
+    prepareDataDir(this.opts.dataDir); // no new batch on a full or failing disk (DISK_FULL, DATA_DIR_*)
     const pkg = this.packages.get(input.packageId);
     if (!pkg) throw new StationError('CONFIG_INVALID', `package ${input.packageId} is not loaded`);
     if (input.units.length === 0) throw new StationError('CONFIG_INVALID', 'the plan has no units');

@@ -15,6 +15,15 @@ import { Journal } from '../../main/engine/journal/journal.js';
 import type { FlashSummary } from '../../main/contract/dto.js';
 import { lastJson, runCli, startCli } from '../helpers/cli.js';
 import { fillDisk, mountTmpfs, mountUnavailable, remount } from '../helpers/tmpfs.js';
+import { startServe } from '../helpers/serve-proc.js';
+import { connectStation } from '../helpers/ws-client.js';
+import type { BatchView, UnitRef } from '../../main/contract/dto.js';
+import type { Result } from '../../main/contract/ipc.js';
+
+function value<T>(r: Result<T>): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
 
 const UNITS = 4;
 const ACTIVE = ['connecting', 'negotiating', 'transferring', 'verifying', 'activating', 'confirming', 'backoff'];
@@ -84,6 +93,46 @@ describe('disk full and data-dir problems', () => {
     for (const job of j2.getJobs(batch!.batchId)) expect(job.state).toBe('passed');
     j2.close();
   }, 180_000);
+
+  it('serve stays up on a full disk: the batch stops interrupted with DISK_FULL, and resumes from the UI once space is freed', async (ctx) => {
+    const dir = tmpfsDataDir('serve-full', 8 * 1024 * 1024);
+    if (!dir) return ctx.skip(mountUnavailable('serve disk-full test'));
+    const serve = await startServe(dir);
+    try {
+      const c = await connectStation(serve.port, serve.token);
+      const pkg = value(await c.call<{ id: string }>('importPackage', { fileName: 'app.bin', version: '2.0.0', dataBase64: Buffer.from(buildSimImage(160 * 1024, '2.0.0')).toString('base64') }));
+      const units = value(await c.call<UnitRef[]>('resolveTargets', { targets: [`sim:ymodem:${UNITS}:slow_flash`] }));
+      const batch = value(await c.call<BatchView>('createBatch', { packageId: pkg.id, units, plan: { concurrency: { global: 2, perBleAdapter: 6 } } }));
+      value(await c.call('startBatch', { batchId: batch.batchId }));
+      const get = async (): Promise<BatchView> => value(await c.call<{ batch: BatchView }>('getBatch', { batchId: batch.batchId })).batch;
+      const t0 = Date.now();
+      while ((await get()).counts.running === 0 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 100));
+      const filler = path.join(path.dirname(dir), 'filler.bin');
+      fillDisk(filler);
+      let view = await get();
+      while (view.state === 'running' && Date.now() - t0 < 120_000) {
+        await new Promise((r) => setTimeout(r, 200));
+        view = await get();
+      }
+      expect(view.state).toBe('interrupted');
+      expect(view.pausedReason).toMatch(/^DISK_FULL: disk full at /);
+      expect(serve.cli.child.exitCode).toBeNull();
+      // A new batch on the full disk is refused with DISK_FULL, not INTERNAL.
+      const refused = await c.call('createBatch', { packageId: pkg.id, units });
+      expect(refused.ok ? 'ok' : refused.error.code).toBe('DISK_FULL');
+      fs.rmSync(filler);
+      value(await c.call('resumeBatch', { batchId: batch.batchId }));
+      while (view.state !== 'finished' && Date.now() - t0 < 170_000) {
+        await new Promise((r) => setTimeout(r, 200));
+        view = await get();
+      }
+      expect(view.state).toBe('finished');
+      expect(view.counts.passed).toBe(UNITS);
+      c.close();
+    } finally {
+      expect((await serve.stop()).code).toBe(0);
+    }
+  }, 200_000);
 
   it('a read-only data dir: writers refuse with DATA_DIR_READ_ONLY (exit 2), batches still reads it', async (ctx) => {
     const dir = tmpfsDataDir('ro', 8 * 1024 * 1024);
