@@ -17,7 +17,7 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(parallel) || parall
   process.exit(2);
 }
 
-const totals = { runs: 0, units: 0, kills: 0, unitsLost: 0, unitsReflashed: 0, failedResumes: 0, unitsFailed: 0, reactivations: 0, nonInterruptedCodes: 0 };
+const totals = { runs: 0, units: 0, kills: 0, resumeKills: 0, unitsLost: 0, unitsReflashed: 0, failedResumes: 0, unitsFailed: 0, reactivations: 0, nonInterruptedCodes: 0 };
 const failedCodes: Record<string, number> = {};
 const notes: string[] = [];
 const t0 = Date.now();
@@ -28,6 +28,7 @@ async function worker(): Promise<void> {
     try {
       const r = await killResumeRun({ maxKillMs: 2500, resumeKills: i % 2 });
       totals.kills += r.kills;
+      totals.resumeKills += r.resumeKills;
       totals.unitsLost += r.unitsLost;
       totals.unitsReflashed += r.unitsReflashed;
       totals.failedResumes += r.failedResumes;

@@ -19,6 +19,8 @@ const STEP_TIMEOUT_MS = 120_000;
 
 export interface KillRunResult {
   kills: number;
+  /** Of those, kills that landed during a `resume`. */
+  resumeKills: number;
   units: number;
   /** Units without a final journaled outcome after the last resume (or missing from the journal). */
   unitsLost: number;
@@ -48,8 +50,8 @@ async function until(run: CliRun, re: RegExp, timeoutMs: number): Promise<boolea
 }
 
 /** Lets `run` get going, waits a random moment, SIGKILLs it; false when it ended on its own first. */
-async function killAtRandom(run: CliRun, maxKillMs: number): Promise<boolean> {
-  await until(run, ACTIVITY, STEP_TIMEOUT_MS);
+async function killAtRandom(run: CliRun, maxKillMs: number, started: RegExp = ACTIVITY): Promise<boolean> {
+  await until(run, started, STEP_TIMEOUT_MS);
   await new Promise((r) => setTimeout(r, rand(maxKillMs)));
   if (run.child.exitCode !== null || run.child.signalCode !== null) return false;
   run.child.kill('SIGKILL');
@@ -70,7 +72,7 @@ export async function killResumeRun(opts: { maxKillMs?: number; resumeKills?: nu
   const maxKillMs = opts.maxKillMs ?? 2500;
   const resumeKills = opts.resumeKills ?? 1;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flashline-fault-'));
-  const r: KillRunResult = { kills: 0, units: MIXED_UNITS, unitsLost: 0, unitsReflashed: 0, failedCodes: [], failedResumes: 0, interruptedCodes: [], reactivations: 0, notes: [] };
+  const r: KillRunResult = { kills: 0, resumeKills: 0, units: MIXED_UNITS, unitsLost: 0, unitsReflashed: 0, failedCodes: [], failedResumes: 0, interruptedCodes: [], reactivations: 0, notes: [] };
   try {
     const img = path.join(dir, 'app.bin');
     fs.writeFileSync(img, buildSimImage(48 * 1024, '2.0.0'));
@@ -85,8 +87,10 @@ export async function killResumeRun(opts: { maxKillMs?: number; resumeKills?: nu
       if (state === 'finished') break;
       const last = i === resumeKills;
       const resume = startCli(['resume', batchId, '--data-dir', dir, '--json']);
-      if (!last && (await killAtRandom(resume, maxKillMs))) {
+      // `resume` prints its snapshot (the cut units as interrupted) just before it restarts them.
+      if (!last && (await killAtRandom(resume, maxKillMs, /interrupted|queued|backoff/))) {
         r.kills++;
+        r.resumeKills++;
         continue;
       }
       const ended = await resume.done;

@@ -13,7 +13,7 @@ const PARALLEL = Number(process.env.FLASHLINE_FAULT_PARALLEL ?? 2);
 
 describe('SIGKILL at random moments of a mixed batch and of resume', () => {
   it(`${RUNS} runs: nothing lost, nothing flashed twice, cut units STATION_INTERRUPTED`, async () => {
-    const totals = { kills: 0, lost: 0, reflashed: 0, failedResumes: 0 };
+    const totals = { kills: 0, resumeKills: 0, lost: 0, reflashed: 0, failedResumes: 0 };
     const notes: string[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -25,6 +25,7 @@ describe('SIGKILL at random moments of a mixed batch and of resume', () => {
     const oneRun = async (i: number): Promise<void> => {
       const r = await killResumeRun({ maxKillMs: 2000, resumeKills: i % 2 });
       totals.kills += r.kills;
+      totals.resumeKills += r.resumeKills;
       totals.lost += r.unitsLost;
       totals.reflashed += r.unitsReflashed;
       totals.failedResumes += r.failedResumes;
@@ -38,5 +39,6 @@ describe('SIGKILL at random moments of a mixed batch and of resume', () => {
     expect(notes).toEqual([]);
     expect(totals).toMatchObject({ lost: 0, reflashed: 0, failedResumes: 0 });
     expect(totals.kills).toBeGreaterThan(0); // the kills really landed
+    if (RUNS >= 2) expect(totals.resumeKills).toBeGreaterThan(0); // …some of them during a resume
   }, 60_000 + Math.ceil(RUNS / PARALLEL) * 120_000);
 });
