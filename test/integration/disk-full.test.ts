@@ -151,7 +151,7 @@ describe('disk full and data-dir problems', () => {
     remount(path.dirname(dir), 'rw');
   }, 120_000);
 
-  it('a data dir that is a file, a missing report, a tampered one', async () => {
+  it('a data dir that is a file, and a missing report, exit 2 with their codes', async () => {
     const file = path.join(base, 'not-a-folder');
     fs.writeFileSync(file, 'x');
     for (const d of [file, path.join(file, 'sub')]) {
@@ -164,7 +164,7 @@ describe('disk full and data-dir problems', () => {
     expect(missing.stderr).toContain('error REPORT_UNREADABLE');
   }, 60_000);
 
-  it('a package whose file name is not UTF-8 loads (Buffer path) and its batch can be resumed from the journal', async () => {
+  it('a package whose file name is not UTF-8 loads (Buffer path) into a copy the journal can name', async () => {
     const dir = fs.mkdtempSync(path.join(base, 'latin1-'));
     const nameBytes = Buffer.concat([Buffer.from(dir + '/app-'), Buffer.from([0xe9, 0xff, 0x41]), Buffer.from('.bin')]);
     fs.writeFileSync(nameBytes, buildSimImage(4096, '2.0.0'));
