@@ -23,6 +23,7 @@ import { cmdStationKey, cmdVerifyJournal, cmdVerifyReport } from './verify.js';
 import { cmdOptions, cmdProfiles } from './profiles.js';
 import { parseOptLines } from '../engine/profile/index.js';
 import { cmdCloud } from './cloud.js';
+import { classifyIoError, prepareDataDir } from '../engine/data-dir.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -147,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    const err = toStationError(e);
+    const err = classifyIoError(e, dataDir(values)) ?? toStationError(e);
     console.error(`error ${err.code}: ${err.message}`);
     const hint = operatorText(err.code, 'en');
     if (hint) console.error(`→ ${hint}`);
@@ -159,9 +160,11 @@ function dataDir(v: Values): string {
   return path.resolve(v['data-dir'] ?? process.env.FLASHLINE_HOME ?? path.join(os.homedir(), '.flashline'));
 }
 
-function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Record<string, unknown>>> = {}): Engine {
+function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Record<string, unknown>>> = {}, access: 'write' | 'read' = 'write'): Engine {
   const dir = dataDir(v);
-  fs.mkdirSync(dir, { recursive: true });
+  // Readers (batches, report) change nothing: no settings file, no folder created, no lock taken from a running station.
+  if (access === 'read') return Engine.open({ dataDir: dir, access });
+  prepareDataDir(dir);
   const settings = openSettings(dir);
   return Engine.open({
     dataDir: dir,
@@ -170,6 +173,22 @@ function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Recor
     protocolOptions,
     lineDb: v['line-db'],
   });
+}
+
+/**
+ * A path from the command line. Node decodes argv as UTF-8, so a file name in another encoding
+ * arrives with U+FFFD in it and names nothing; find the one entry of its folder that decodes to
+ * the same text and use its raw bytes.
+ */
+function argPath(p: string): string | Buffer {
+  if (!p.includes('\uFFFD') || fs.existsSync(p)) return p;
+  try {
+    const dir = path.dirname(p);
+    const matches = fs.readdirSync(dir, { encoding: 'buffer' }).filter((e) => e.toString('utf8') === path.basename(p));
+    return matches.length === 1 ? Buffer.concat([Buffer.from(dir + path.sep), matches[0]!]) : p;
+  } catch {
+    return p;
+  }
 }
 
 function intOpt(v: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -228,8 +247,14 @@ async function runToEnd(engine: Engine, batchId: string, json: boolean, total: n
   off();
   const batch = engine.getBatch(batchId)!;
   const summary = buildFlashSummary(batch, engine.getJobs(batchId), engine.journal.attemptCausesForBatch(batchId));
+  const stop = engine.batchStopError(batchId);
+  if (stop) summary.stoppedBy = { code: stop.code, message: stop.message };
   printSummary(out, batch, summary);
   for (const line of formatUnitOutcomes(summary)) out.write(line + '\n');
+  if (stop) {
+    out.write(`batch stopped: error ${stop.code}: ${stop.message}\n→ ${operatorText(stop.code, 'en')}\nIn-flight units are saved as interrupted; once fixed: flashline resume ${batchId}\n`);
+    process.stderr.write(`error ${stop.code}: ${stop.message}\n`);
+  }
   if (pausedNote) out.write(`batch paused: ${pausedNote}. Fix the cause, then: flashline resume ${batchId}\n`);
   return summary;
 }
@@ -242,6 +267,7 @@ function printSummary(out: NodeJS.WriteStream, batch: BatchView, s: FlashSummary
 
 function finish(summary: FlashSummary, json: boolean): number {
   if (json) process.stdout.write(JSON.stringify(summary) + '\n');
+  if (summary.stoppedBy) return 2;
   return summary.failed > 0 ? 1 : 0;
 }
 
@@ -269,7 +295,7 @@ async function cmdFlashInner(v: Values): Promise<number> {
   const plan = planFrom(v); // validate every option before touching files or units
   const engine = openEngine(v, parseProtocolOptions(v.opt));
   try {
-    const info = await engine.loadPackage(path.resolve(v.package), { version: v.version });
+    const info = await engine.loadPackage(argPath(path.resolve(v.package)), { version: v.version });
     const batch = engine.createBatch({ packageId: info.id, units, plan, profileIds: v.profile });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
     return finish(summary, !!v.json);
@@ -324,6 +350,7 @@ async function cmdDemo(v: Values): Promise<number> {
     const info = await engine.loadPackage(imagePath, { version: '2.0.0' });
     const batch = engine.createBatch({ packageId: info.id, units, plan: { ...planFrom(vv), retry: { maxAttempts: 3, backoffMs: 200, backoffMaxMs: 2000 } } });
     const summary = await runToEnd(engine, batch.batchId, !!v.json, units.length, () => engine.startBatch(batch.batchId));
+    if (summary.stoppedBy) return finish(summary, !!v.json);
     const reportDir = path.join(dir, 'reports');
     fs.mkdirSync(reportDir, { recursive: true });
     for (const f of ['html', 'csv', 'json'] as const) {
@@ -344,7 +371,7 @@ function cmdBatches(v: Values): number {
     else console.log('no batches yet');
     return 0;
   }
-  const engine = openEngine(v);
+  const engine = openEngine(v, {}, 'read');
   try {
     const list = engine.listBatches(100);
     if (v.json) {
@@ -365,7 +392,7 @@ function cmdReport(v: Values, batchId?: string): number {
   if (!batchId) throw new StationError('CONFIG_INVALID', 'report BATCH_ID --format csv|json|html');
   const format = v.format ?? 'html';
   if (format !== 'csv' && format !== 'json' && format !== 'html') throw new StationError('CONFIG_INVALID', '--format must be csv, json or html');
-  const engine = openEngine(v);
+  const engine = openEngine(v, {}, 'read');
   try {
     const text = engine.report(batchId, format);
     if (v.out) {

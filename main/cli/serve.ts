@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { prepareDataDir } from '../engine/data-dir.js';
 import { Engine } from '../engine/engine.js';
 import { openSettings } from '../engine/settings/settings.js';
 import { startEngineProcess } from '../host/engine-process.js';
@@ -29,8 +30,8 @@ export interface ServeCliOptions {
 }
 
 export async function cmdServe(o: ServeCliOptions): Promise<number> {
-  const staticDir = await ensureRendererBuilt((l) => process.stderr.write(l + '\n'));
-  fs.mkdirSync(o.dataDir, { recursive: true });
+  // The data folder first: a second station on it (STATION_BUSY) or a bad folder fails before any build.
+  prepareDataDir(o.dataDir);
   const settings = openSettings(o.dataDir);
   let api: StationApi;
   let closeEngine: () => Promise<void>;
@@ -47,6 +48,13 @@ export async function cmdServe(o: ServeCliOptions): Promise<number> {
     const host = await startEngineProcess({ dataDir: o.dataDir, stationId: o.station, operator: o.operator, browserMode: true });
     api = host.api;
     closeEngine = () => host.close();
+  }
+  let staticDir: string;
+  try {
+    staticDir = await ensureRendererBuilt((l) => process.stderr.write(l + '\n'));
+  } catch (e) {
+    await closeEngine();
+    throw e;
   }
   // The same URL after a restart (token kept in the data dir, the last port tried first when any
   // port will do), so an open page reconnects and resyncs by itself.

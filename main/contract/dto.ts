@@ -283,6 +283,8 @@ export type BatchEvent =
 /** The `--json` summary line of `flashline flash`. */
 export interface FlashSummary {
   batchId: string;
+  /** The batch stopped on its own at a resumable point (DISK_FULL, DATA_DIR_*): CLI exit 2. */
+  stoppedBy?: { code: string; message: string };
   total: number;
   passed: number;
   failed: number;

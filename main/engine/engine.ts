@@ -12,7 +12,7 @@ import { systemClock, type Clock } from './clock.js';
 import { StationError } from './errors.js';
 import { Journal } from './journal/journal.js';
 import { retryPolicy } from './job/retry-policy.js';
-import { loadPackage, type LoadedPackage } from './package/loader.js';
+import { DEFAULT_MAX_PACKAGE_BYTES, loadPackage, type LoadedPackage } from './package/loader.js';
 import { Scheduler } from './pool/scheduler.js';
 import { getDriver, hasDriver, policyChecksOf } from './protocol/registry.js';
 import { applyDriverPolicy } from './protocol/policy.js';
@@ -22,7 +22,7 @@ import { SimTransport, type VirtualDeviceFactory } from './device/sim-transport.
 import type { Transport } from './transport/types.js';
 import { exportReportInWorker } from './report/render-in-worker.js';
 import { buildReport, renderCsv, renderHtml, renderJson } from './report/index.js';
-import { loadOrCreateStationKey, type StationKey } from './report/station-key.js';
+import { existingStationKey, loadOrCreateStationKey, type StationKey } from './report/station-key.js';
 import { simDeviceFactories, simLinkDefaults } from './device/sim-units.js';
 import { SerialTransport } from './transport/serial/serial-transport.js';
 import { createStationTransports } from './transport/extra-transports.js';
@@ -34,6 +34,8 @@ import { MqttSimUnits } from './device/mqtt-sim-units.js';
 import { NetTransport } from './transport/net/net-transport.js';
 import { LineLink, loadLineOptions, type LineOptions, type LineStatus } from './line/line.js';
 import type { PreflightDecision } from './line/mes.js';
+import { acquireStationLock, tryLock, type StationLock } from './station-lock.js';
+import { classifyIoError, prepareDataDir } from './data-dir.js';
 
 export interface EngineOptions {
   /** Folder for the journal, reports and (by default) virtual devices' memory. */
@@ -61,6 +63,12 @@ export interface EngineOptions {
   lineLog?: (line: string) => void;
   /** Product profiles an MES pre-flight may name per unit (by id). */
   profiles?: { id: string; protocol: ProtocolId; options: Record<string, unknown> }[];
+  /**
+   * 'write' (default): this process owns the data folder or Engine.open throws STATION_BUSY.
+   * 'read' (batches, report, history): if another station process owns the folder, the journal
+   * is opened read-only and nothing is changed; if none does, this one holds the lock while open.
+   */
+  access?: 'write' | 'read';
 }
 
 export interface CreateBatchInput {
@@ -95,13 +103,23 @@ export class Engine {
   readonly stationKey: StationKey | undefined;
   /** Built-in and user product profiles (issue 9 §9). */
   readonly profiles: ProfileStore;
-  /** The link to the line database and MES, when configured. */
+  /** The link to the line database and MES, when configured (only in the folder's owner). */
   private readonly line: LineLink | null;
+  /** This process's hold on the data folder; null when it only reads a folder another station owns. */
+  private readonly lock: StationLock | null;
 
   private constructor(private readonly opts: EngineOptions) {
-    fs.mkdirSync(opts.dataDir, { recursive: true });
-    this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'));
-    this.stationKey = opts.signReports === false ? undefined : loadOrCreateStationKey(opts.dataDir);
+    prepareDataDir(opts.dataDir, { write: opts.access !== 'read' });
+    this.lock = opts.access === 'read' ? readerLock(opts.dataDir) : acquireStationLock(opts.dataDir);
+    try {
+      this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'), { readonly: !this.lock });
+    } catch (e) {
+      this.lock?.release();
+      throw classifyIoError(e, opts.dataDir) ?? e;
+    }
+    // A reader of a folder another station owns still signs its reports with the station's key when
+    // it exists, but creates nothing.
+    this.stationKey = opts.signReports === false ? undefined : this.lock ? loadOrCreateStationKey(opts.dataDir) : existingStationKey(opts.dataDir);
     this.stationId = opts.stationId ?? 'station-1';
     this.operator = opts.operator ?? 'operator';
     this.clock = opts.clock ?? systemClock;
@@ -115,9 +133,15 @@ export class Engine {
     // A BLE unit's pipe comes from its protocol (the transport knows no dialect).
     const blePipeFor = (p: ProtocolId) => (hasDriver(p) ? getDriver(p).ble?.pipe : undefined);
     this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir, cloud: mqttOtaCloud, blePipeFor }), ...opts.transports };
-    this.interruptedBatchIds = this.journal.markInterrupted(new Date().toISOString());
-    const lineOpts = opts.line === false ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
+    // Only the folder's owner may decide that a batch it finds running was cut short, or ship its journal.
+    this.interruptedBatchIds = this.lock ? this.journal.markInterrupted(new Date().toISOString()) : [];
+    const lineOpts = opts.line === false || !this.lock ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
     this.line = LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`)));
+  }
+
+  /** True when another station process owns the data folder and this Engine only reads it. */
+  get readOnly(): boolean {
+    return this.lock === null;
   }
 
   static open(opts: EngineOptions): Engine {
@@ -157,7 +181,23 @@ export class Engine {
 
   // ---- packages -------------------------------------------------------------------------
 
-  async loadPackage(file: string, opts: { version?: string; maxBytes?: number; requireSignature?: boolean } = {}): Promise<PackageInfo> {
+  async loadPackage(file: string | Buffer, opts: { version?: string; maxBytes?: number; requireSignature?: boolean } = {}): Promise<PackageInfo> {
+    if (typeof file !== 'string') {
+      const text = file.toString('utf8');
+      if (Buffer.from(text, 'utf8').equals(file)) return this.loadPackage(text, opts);
+      // A file name that is not UTF-8 (a Latin-1 USB stick): the journal keeps paths as text, so
+      // the bytes are kept under a name it can hold, like an upload, and a resume reloads that copy.
+      let bytes: Buffer;
+      try {
+        const size = fs.statSync(file).size;
+        if (size > (opts.maxBytes ?? DEFAULT_MAX_PACKAGE_BYTES)) throw new StationError('IMAGE_TOO_LARGE', `${text}: ${size} bytes`);
+        bytes = fs.readFileSync(file);
+      } catch (e) {
+        if (e instanceof StationError) throw e;
+        throw new StationError('IMAGE_UNREADABLE', `${text}: ${(e as Error).message}`, {}, { cause: e });
+      }
+      return this.importPackageBytes(path.basename(text), bytes, opts);
+    }
     const loaded = await loadPackage(file, opts);
     this.packages.set(loaded.info.id, loaded);
     return loaded.info;
@@ -275,6 +315,8 @@ export class Engine {
 
   /** A batch with its own operator (an RMA technician) or transports (a recording wrapper) for this run only. */
   private createBatchWith(input: CreateBatchInput, extras: { operator?: string; transports?: Partial<Record<TransportKind, Transport>> }): BatchView {
+    this.assertOwner();
+    prepareDataDir(this.opts.dataDir); // no new batch on a full or failing disk (DISK_FULL, DATA_DIR_*)
     const pkg = this.packages.get(input.packageId);
     if (!pkg) throw new StationError('CONFIG_INVALID', `package ${input.packageId} is not loaded`);
     if (input.units.length === 0) throw new StationError('CONFIG_INVALID', 'the plan has no units');
@@ -327,6 +369,9 @@ export class Engine {
 
   /** Resume a paused batch, or one the station was stopped in the middle of (reloads its package). */
   async resumeBatch(batchId: string): Promise<void> {
+    this.assertOwner();
+    // After a DISK_FULL stop: refuse (DISK_FULL again) until there is room, and restore the reserve.
+    prepareDataDir(this.opts.dataDir);
     let run = this.runs.get(batchId);
     if (!run) {
       const batch = this.journal.getBatch(batchId);
@@ -360,6 +405,11 @@ export class Engine {
     if (!batch) throw new StationError('CONFIG_INVALID', `no batch ${batchId}`);
     cb({ type: 'snapshot', batchId, rev: 0, batch, jobs: this.journal.getJobs(batchId) });
     return () => undefined;
+  }
+
+  /** Why the batch stopped on its own (DISK_FULL, DATA_DIR_*), if it did; null otherwise. */
+  batchStopError(batchId: string): StationError | null {
+    return this.runs.get(batchId)?.stopError ?? null;
   }
 
   /** Resolves when the batch has nothing left to run. */
@@ -436,9 +486,15 @@ export class Engine {
     for (const t of Object.values(this.transports)) await t?.dispose?.();
     await this.line?.close();
     this.journal.close();
+    this.lock?.release();
   }
 
   // ---- internals ------------------------------------------------------------------------
+
+  /** A read-only Engine (another process owns the folder) refuses anything that would write. */
+  private assertOwner(): void {
+    if (!this.lock) throw new StationError('STATION_BUSY', `${this.opts.dataDir} is owned by another station process; this one only reads it`, { retryable: false });
+  }
 
   private run(batchId: string): BatchRun {
     const r = this.runs.get(batchId);
@@ -511,6 +567,7 @@ export class Engine {
     const line = this.line;
     return new BatchRun(batch, jobs, {
       journal: this.journal,
+      dataDir: this.opts.dataDir,
       scheduler,
       preflight: line?.hasPreflight ? (job) => line.preflight(job, batch) : undefined,
       jobDeps: (job, sink, decision) => {
@@ -604,6 +661,15 @@ export function listDecision(unit: UnitRef, plan: Pick<Plan, 'allow' | 'deny'>):
   if (plan.deny?.some((d) => keys.includes(d))) return 'on the deny list';
   if (plan.allow && plan.allow.length > 0 && !plan.allow.some((a) => keys.includes(a))) return 'not on the allow list';
   return null;
+}
+
+/** A reader takes the lock only when the folder is free and writable; otherwise it reads without it. */
+function readerLock(dataDir: string): StationLock | null {
+  try {
+    return tryLock(dataDir, 'read');
+  } catch {
+    return null;
+  }
 }
 
 function newBatchId(): string {

@@ -71,6 +71,14 @@ const CATALOG = {
   PACKAGE_VERSION_CONFLICT: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The version you typed is not the version inside the image. Check it; confirm only if you are sure.', zh: '输入的版本与固件内的版本不一致。请核对；确定无误后再确认导入。' },
   PACKAGE_SAME_IMAGE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'This image is already loaded under another version. Confirm to replace that version, or import the right file.', zh: '该固件已以另一个版本加载。确认后将替换该版本，或请导入正确的文件。' },
   INTERNAL: { result: 'station_error', retryable: false, stage: 'none', en: 'Station software error. Export the log and report it.', zh: '工位软件错误。请导出日志并报告。' },
+  // station safety (issue 10): the data folder and its owner
+  STATION_BUSY: { result: 'station_error', retryable: false, stage: 'none', en: 'Another Flashline process is using this station’s data folder. Finish or stop it first (its process id is in the message), or use another data folder.', zh: '另一个 Flashline 进程正在使用本工位的数据目录。请先完成或停止它（消息中有其进程号），或使用其他数据目录。' },
+  DISK_FULL: { result: 'station_error', retryable: false, stage: 'none', en: 'The station’s disk is full. The batch stopped and can be resumed: free some space, then resume it.', zh: '工位磁盘已满。批次已停止，可以继续：请释放磁盘空间后继续批次。' },
+  DATA_DIR_READ_ONLY: { result: 'station_error', retryable: false, stage: 'none', en: 'The station’s data folder is read-only. Remount it writable or choose another data folder.', zh: '工位数据目录为只读。请将其重新挂载为可写，或选择其他数据目录。' },
+  DATA_DIR_NOT_DIRECTORY: { result: 'station_error', retryable: false, stage: 'none', en: 'The data folder path is a file, not a folder. Choose another data folder.', zh: '数据目录路径是一个文件而不是目录。请选择其他数据目录。' },
+  DATA_DIR_PERMISSION: { result: 'station_error', retryable: false, stage: 'none', en: 'The station may not write its data folder. Fix the folder’s permissions or choose another data folder.', zh: '工位没有数据目录的写入权限。请修改目录权限或选择其他数据目录。' },
+  DATA_DIR_IO_ERROR: { result: 'station_error', retryable: false, stage: 'none', en: 'The disk holding the station’s data reported an I/O error. The batch stopped and can be resumed; have the disk checked.', zh: '存放工位数据的磁盘报告输入/输出错误。批次已停止，可以继续；请检查磁盘。' },
+  REPORT_UNREADABLE: { result: 'file_invalid', retryable: false, stage: 'none', en: 'The report file cannot be read. Check the path.', zh: '无法读取报告文件。请检查路径。' },
   // quecthing-sota (issue 4): the station plays the Quectel module; raw event code in deviceCode
   SOTA_READ_TIMEOUT: { result: 'timeout', retryable: true, stage: 'transfer', en: 'The unit stopped reading the firmware. Check the cable and power, then retry.', zh: '设备停止读取固件。请检查线缆和供电后重试。' },
   SOTA_READ_ERRORS: { result: 'device_error', retryable: true, stage: 'transfer', en: 'The unit kept asking for firmware data outside the offered piece. Power-cycle it and retry; if it repeats, its firmware mishandles multi-piece upgrades.', zh: '设备反复请求分片范围之外的固件数据。请重启设备后重试；若反复出现，设备固件不支持分片升级。' },

@@ -14,6 +14,7 @@ import { ENGINEER_METHODS, EngineerSessions, hashSecret, MAX_SECRET, MIN_SECRET,
 import type { Engine } from '../engine/engine.js';
 import { errorView, isStationErrorCode, operatorText, RESULT_TEXT, StationError, toStationError } from '../engine/errors.js';
 import { buildReport } from '../engine/report/index.js';
+import { classifyIoError } from '../engine/data-dir.js';
 import type { RecoverStep, RmaRecord } from '../engine/rma/recover.js';
 import { simDeviceFactories } from '../engine/device/sim-units.js';
 import { parseTargets, SIM_BEHAVIOURS, simBehaviourProblem } from '../engine/targets.js';
@@ -241,7 +242,8 @@ async function wrap<T>(fn: () => T | Promise<T>): Promise<Result<T>> {
   try {
     return { ok: true, value: await fn() };
   } catch (e) {
-    return { ok: false, error: errorView(toStationError(e)) };
+    // A full or failing disk gets its own code (DISK_FULL, DATA_DIR_*), not INTERNAL.
+    return { ok: false, error: errorView(classifyIoError(e, '') ?? toStationError(e)) };
   }
 }
 

@@ -12,7 +12,10 @@ import { isFinal } from '../job/machine.js';
 import { Scheduler } from '../pool/scheduler.js';
 import { toStationError, type StationError } from '../errors.js';
 import type { PreflightDecision } from '../line/mes.js';
+import { classifyIoError, releaseReserve } from '../data-dir.js';
 
+/** Journal failures that stop the batch (the disk, not the data): anything else is a bug and throws. */
+const STOPPING_CODES: ReadonlySet<string> = new Set(['DISK_FULL', 'DATA_DIR_READ_ONLY', 'DATA_DIR_PERMISSION', 'DATA_DIR_IO_ERROR', 'DATA_DIR_NOT_DIRECTORY']);
 export const EVENT_INTERVAL_MS = 100; // ≤ 10 deltas per second per batch
 const PROGRESS_CHECKPOINT_MS = 250;
 
@@ -23,6 +26,8 @@ export interface BatchRunDeps {
   jobDeps(job: JobView, sink: JobSink, decision?: PreflightDecision): JobDeps;
   /** MES pre-flight, asked per unit right before it starts (issue 11); never throws. */
   preflight?: (job: JobView) => Promise<PreflightDecision>;
+  /** The data folder: on a full disk its reserve is given back so the stop itself can be journaled. */
+  dataDir?: string;
 }
 
 export class BatchRun {
@@ -39,6 +44,8 @@ export class BatchRun {
   private readonly jobsById: Map<string, JobView>;
   /** Jobs waiting for their MES pre-flight answer (not yet a runner). */
   private readonly preflighting = new Set<string>();
+  /** Set when the journal's disk failed (full, read-only, I/O error): the batch stopped at a resumable point. */
+  stopError: StationError | null = null;
 
   constructor(readonly batch: BatchView, jobs: JobView[], private readonly deps: BatchRunDeps) {
     this.jobsById = new Map(jobs.map((j) => [j.jobId, j]));
@@ -47,7 +54,7 @@ export class BatchRun {
   /** Resolves when no job is left to run (all final, or the batch was cancelled and nothing is in flight). */
   whenDone(): Promise<void> {
     const open = this.jobs.some((j) => !isFinal(j.state));
-    if (this.running.size === 0 && (!open || this.batch.state === 'cancelled')) return Promise.resolve();
+    if (this.running.size === 0 && (!open || this.batch.state === 'cancelled' || this.stopError)) return Promise.resolve();
     return new Promise((r) => this.doneWaiters.push(r));
   }
 
@@ -67,6 +74,7 @@ export class BatchRun {
 
   /** Start (or continue) every job that is not final. */
   start(): void {
+    this.stopError = null;
     const now = new Date().toISOString();
     this.setBatchState('running', { startedAt: this.batch.startedAt ?? now, pausedReason: undefined });
     this.deps.scheduler.setPaused(false);
@@ -181,7 +189,7 @@ export class BatchRun {
       .run()
       .catch((e) => {
         // A bug in a runner must not take the batch down: fail that unit only.
-        if (!isFinal(job.state)) {
+        if (!isFinal(job.state) && !this.stopError) {
           const msg = e instanceof Error ? e.message : String(e);
           try {
             this.moveJob(job, 'failed', { result: 'station_error', errorCode: 'INTERNAL', message: msg, endedAt: new Date().toISOString() });
@@ -198,11 +206,41 @@ export class BatchRun {
     this.running.add(p);
   }
 
+  /**
+   * Every journal write of the batch goes through here. A disk failure (full, read-only, I/O)
+   * stops the whole batch at a resumable point instead of escaping into a session callback:
+   * runners are aborted as on shutdown (their units become interrupted), the reserve is given
+   * back so those writes fit, and the write that failed is tried once more. Nothing is thrown.
+   */
+  private journaled(write: () => void): void {
+    try {
+      write();
+      return;
+    } catch (e) {
+      const io = classifyIoError(e, this.deps.dataDir ?? '');
+      if (!io || !STOPPING_CODES.has(io.code)) throw e;
+      this.stopForIo(io);
+    }
+    try {
+      write();
+    } catch {
+      /* still failing: the journal keeps the last committed state; the next start marks it interrupted */
+    }
+  }
+
+  private stopForIo(err: StationError): void {
+    if (this.stopError) return;
+    this.stopError = err;
+    if (this.deps.dataDir) releaseReserve(this.deps.dataDir);
+    for (const r of this.runners.values()) r.abort('shutdown');
+    this.deps.scheduler.setPaused(false); // waiting runners see their abort
+  }
+
   private sinkFor(): JobSink {
     const journal = this.deps.journal;
     return {
       transition: (job: JobView, from: JobState) => {
-        journal.recordTransition(job, from);
+        this.journaled(() => journal.recordTransition(job, from));
         this.markDirty(job.jobId);
         if (job.state === 'failed') this.onFailure();
         else if (job.state === 'passed') this.consecutiveFailures = 0;
@@ -211,14 +249,14 @@ export class BatchRun {
         const now = performance.now();
         if (now - (this.lastCheckpoint.get(job.jobId) ?? 0) >= PROGRESS_CHECKPOINT_MS) {
           this.lastCheckpoint.set(job.jobId, now);
-          journal.saveProgress(job.jobId, job.progressBytes);
+          this.journaled(() => journal.saveProgress(job.jobId, job.progressBytes));
         }
         this.markDirty(job.jobId);
       },
-      attemptStarted: (job: JobView, resumeFromBytes: number) => journal.startAttempt(job.jobId, job.attempts, resumeFromBytes),
+      attemptStarted: (job: JobView, resumeFromBytes: number) => this.journaled(() => journal.startAttempt(job.jobId, job.attempts, resumeFromBytes)),
       attemptEnded: (job: JobView, stage: string, err?: StationError) =>
-        journal.endAttempt(job.jobId, job.attempts, err ? err.result : 'ok', err?.code, stage),
-      trace: (job: JobView, lines: TraceLine[]) => journal.saveTrace(job.jobId, job.attempts, lines),
+        this.journaled(() => journal.endAttempt(job.jobId, job.attempts, err ? err.result : 'ok', err?.code, stage)),
+      trace: (job: JobView, lines: TraceLine[]) => this.journaled(() => journal.saveTrace(job.jobId, job.attempts, lines)),
     };
   }
 
@@ -245,20 +283,29 @@ export class BatchRun {
     const from = job.state;
     Object.assign(job, patch);
     job.state = to;
-    this.deps.journal.recordTransition(job, from);
+    this.journaled(() => this.deps.journal.recordTransition(job, from));
     this.markDirty(job.jobId);
   }
 
   private setBatchState(state: BatchState, patch: Partial<BatchView>): void {
     Object.assign(this.batch, patch);
     this.batch.state = state;
-    this.deps.journal.updateBatch(this.batch.batchId, { state, startedAt: this.batch.startedAt, endedAt: this.batch.endedAt, pausedReason: this.batch.pausedReason });
+    this.journaled(() => this.deps.journal.updateBatch(this.batch.batchId, { state, startedAt: this.batch.startedAt, endedAt: this.batch.endedAt, pausedReason: this.batch.pausedReason }));
     this.batchDirty = true;
     this.scheduleFlush();
   }
 
   private checkDone(): void {
     if (this.running.size > 0) return;
+    if (this.stopError) {
+      // Everything in flight has been journaled as interrupted: the batch waits for `resume`.
+      if (this.batch.state === 'running' || this.batch.state === 'paused') this.setBatchState('interrupted', { pausedReason: `${this.stopError.code}: ${this.stopError.message}` });
+      this.flush();
+      const waiters = this.doneWaiters;
+      this.doneWaiters = [];
+      waiters.forEach((w) => w());
+      return;
+    }
     const open = this.jobs.some((j) => !isFinal(j.state));
     if (!open && (this.batch.state === 'running' || this.batch.state === 'cancelled' || this.batch.state === 'paused')) {
       this.setBatchState(this.batch.state === 'cancelled' ? 'cancelled' : 'finished', { endedAt: new Date().toISOString(), pausedReason: undefined });

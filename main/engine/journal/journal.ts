@@ -4,8 +4,9 @@
  * Owns the JobView/BatchView ↔ row mapping; knows nothing about scheduling or protocols.
  * Must not import transports, protocols, devices, jobs or electron.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type {
   AttemptCause,
@@ -32,6 +33,8 @@ export interface JournalOptions {
    * every commit, closing that window at a few ms per transition on a laptop SSD.
    */
   synchronous?: 'NORMAL' | 'FULL';
+  /** Open for reading only (another station process owns the folder): no migration, no writes. */
+  readonly?: boolean;
 }
 
 export interface AttemptView {
@@ -199,6 +202,7 @@ export class Journal {
   }
 
   static open(file: string, opts: JournalOptions = {}): Journal {
+    if (opts.readonly) return openReadonly(file);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
@@ -552,6 +556,17 @@ export class Journal {
 
   close(): void {
     this.db.close();
+    this.afterClose?.();
+  }
+
+  /** Set by openReadonly when it read a snapshot (removed on close). */
+  private afterClose?: () => void;
+
+  /** @internal */
+  static fromSnapshot(db: Database.Database, cleanup: () => void): Journal {
+    const j = new Journal(db);
+    j.afterClose = cleanup;
+    return j;
   }
 
   private batchFromRow(row: BatchRow): BatchView {
@@ -580,6 +595,39 @@ export class Journal {
       else if (s in c) c[s as Exclude<keyof BatchCounts, 'total' | 'running'>] += n;
     }
     return c;
+  }
+}
+
+/**
+ * Read-only open. A WAL database on a read-only file system whose writer has exited has no
+ * -shm file and SQLite cannot create one; nothing can change such a file, so a private copy is
+ * read instead (removed on close).
+ */
+function openReadonly(file: string): Journal {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    db.prepare('SELECT COUNT(*) FROM sqlite_master').get();
+    return Journal.fromSnapshot(db, () => undefined);
+  } catch (e) {
+    db?.close();
+    if ((e as { code?: string }).code !== 'SQLITE_CANTOPEN' || !existsSync(file) || dirWritable(dirname(file))) throw e;
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'flashline-ro-journal-'));
+  const copy = join(tmp, basename(file));
+  copyFileSync(file, copy);
+  if (existsSync(file + '-wal')) copyFileSync(file + '-wal', copy + '-wal');
+  const snap = new Database(copy, { readonly: true, fileMustExist: true });
+  return Journal.fromSnapshot(snap, () => rmSync(tmp, { recursive: true, force: true }));
+}
+
+function dirWritable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 

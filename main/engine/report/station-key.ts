@@ -68,6 +68,13 @@ function readKey(file: string): { privateKey: KeyObject; publicKey: KeyObject } 
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
 
+/** The station key without creating or changing anything (a reader of a folder another process owns), or undefined. */
+export function existingStationKey(dataDir: string): StationKey | undefined {
+  const file = path.join(dataDir, STATION_KEY_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  return { ...readKey(file), file, created: false };
+}
+
 /** The station's public key without creating one (read-only commands), or undefined. */
 export function readStationPublicKey(dataDir: string): KeyObject | undefined {
   const file = path.join(dataDir, STATION_KEY_FILE);
