@@ -9,7 +9,8 @@ import type { BatchView, JobView } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import { MesDeliverer, mesConfigProblems, preflight, type MesConfig, type MesStatus, type PreflightDecision } from './mes.js';
 import { Outbox } from './outbox.js';
-import { LineShipper, redactUrl, type LineShipperStatus } from './shipper.js';
+import pg from 'pg';
+import { LineShipper, describePgError, redactUrl, type LineShipperStatus } from './shipper.js';
 
 export interface LineOptions {
   /** postgres://… of the line database; unset = this station ships nothing. */
@@ -125,6 +126,26 @@ export class LineLink {
       return null;
     }
     return new LineLink(journalFile, stationId, opts, log);
+  }
+
+  get configured(): boolean {
+    return !!this.shipper;
+  }
+
+  /** A short-lived connection of its own for a read query (the shipper's stays for shipping). */
+  async query<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: this.opts.lineDb, connectionTimeoutMillis: 5000, query_timeout: 30_000, application_name: `flashline ${this.stationId} query`.slice(0, 63) });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+    } catch (e) {
+      throw new StationError('LINE_DB_UNREACHABLE', `line database unreachable: ${describePgError(e)}`);
+    }
+    try {
+      return await fn(c);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
   }
 
   get hasPreflight(): boolean {
