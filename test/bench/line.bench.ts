@@ -87,6 +87,11 @@ function sumCodes(list: string[]): Record<string, number> {
   return out;
 }
 
+function lagOf(rows: { j: Date; s: Date }[]): { p50: number; p99: number; n: number } {
+  const l = rows.map((r) => r.s.getTime() - r.j.getTime()).sort((a, b) => a - b);
+  return { p50: pct(l, 50), p99: pct(l, 99), n: l.length };
+}
+
 function pct(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -190,7 +195,7 @@ async function main(): Promise<void> {
         catchUp: Math.round(catchUpRows / Math.max(0.001, (catchUpDoneAt - restartAt) / 1000)),
         overall: Math.round(logRows.length / Math.max(0.001, ((shippedTimes.at(-1) ?? 0) - (shippedTimes[0] ?? 0)) / 1000)),
       },
-      replicationLagMs: { p50: pct(steady, 50), p99: pct(steady, 99), max: steady.at(-1) ?? null, samples: steady.length, targetP99Ms: 2000 },
+      replicationLagMs: { p50: pct(steady, 50), p99: pct(steady, 99), max: steady.at(-1) ?? null, samples: steady.length, over2s: steady.filter((x) => x > 2000).length, targetP99Ms: 2000, beforeOutage: lagOf(logRows.filter((r) => r.j.getTime() < killAt - 2000)), afterCatchUp: lagOf(logRows.filter((r) => r.j.getTime() > catchUpDoneAt)) },
       outage: { downMs: restartAt - killAt, maxOutboxRowsWaitingPerStation: Math.max(...stations.map((s) => s.maxRowsWaiting as number)), rowVersionsWaitingAtRestart: waitingAtRestart, catchUpMs: catchUpDoneAt - restartAt, lastStationDrainedAfterRestartMs: caughtUpAt - restartAt },
       stationCpuForShipping: {
         meanMs: Math.round(cpuShip.reduce((a, b) => a + b, 0) / cpuShip.length),
