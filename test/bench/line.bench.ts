@@ -4,7 +4,7 @@
  * JSON object: rows shipped per second, replication lag p50/p99 (outside the outage), rows lost,
  * station CPU spent on shipping (line batch CPU minus the same batch without a line database),
  * and the time to catch up after the outage.
- *   node --import tsx test/bench/line.bench.ts [--stations 8] [--units 64] [--outage-s 30] [--image-kib 64] [--rate 2000]
+ *   node --import tsx test/bench/line.bench.ts [--stations 8] [--units 64] [--outage-s 30] [--image-kib 64] [--rate 2000] [--kill-after-s 8]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     'outage-s': { type: 'string', default: '30' },
     'image-kib': { type: 'string', default: '64' },
     rate: { type: 'string', default: '2000' },
+    'kill-after-s': { type: 'string', default: '8' },
   },
 });
 const STATIONS = Number(args.stations);
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
     await allStarted;
     const lineStart = Date.now();
     log('all line batches started');
-    await new Promise((r) => setTimeout(r, 8000));
+    await new Promise((r) => setTimeout(r, Number(args['kill-after-s']) * 1000));
     const killAt = Date.now();
     server.kill();
     log('database killed');
