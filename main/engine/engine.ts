@@ -32,7 +32,8 @@ import { runRecovery, type RecoverRequest, type RecoverResult, type RecoverStep 
 import { mqttOtaCloud } from './protocol/mqtt-ota/cloud.js';
 import { MqttSimUnits } from './device/mqtt-sim-units.js';
 import { NetTransport } from './transport/net/net-transport.js';
-import { LineLink, loadLineOptions, type LineOptions, type LineStatus } from './line/line.js';
+import { LineLink, checkLineOptions, loadLineOptions, type LineOptions, type LineStatus } from './line/line.js';
+import { findUnits, lineBatchDetail, listLineBatches, type LineBatch, type LineUnit } from './line/queries.js';
 import type { PreflightDecision } from './line/mes.js';
 import { acquireStationLock, tryLock, type StationLock } from './station-lock.js';
 import { classifyIoError, prepareDataDir } from './data-dir.js';
@@ -110,6 +111,9 @@ export class Engine {
 
   private constructor(private readonly opts: EngineOptions) {
     prepareDataDir(opts.dataDir, { write: opts.access !== 'read' });
+    // Line settings are checked before anything opens: a bad line.json refuses to start the station.
+    const lineOpts = opts.line === false || opts.access === 'read' ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
+    checkLineOptions(lineOpts);
     this.lock = opts.access === 'read' ? readerLock(opts.dataDir) : acquireStationLock(opts.dataDir);
     try {
       this.journal = Journal.open(path.join(opts.dataDir, 'journal.sqlite'), { readonly: !this.lock });
@@ -135,7 +139,6 @@ export class Engine {
     this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir, cloud: mqttOtaCloud, blePipeFor }), ...opts.transports };
     // Only the folder's owner may decide that a batch it finds running was cut short, or ship its journal.
     this.interruptedBatchIds = this.lock ? this.journal.markInterrupted(new Date().toISOString()) : [];
-    const lineOpts = opts.line === false || !this.lock ? {} : opts.line ? { ...opts.line, ...(opts.lineDb ? { lineDb: opts.lineDb } : {}) } : loadLineOptions(opts.dataDir, opts.lineDb);
     this.line = LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`)));
   }
 
@@ -448,6 +451,26 @@ export class Engine {
   /** Called when the line database becomes unreachable (with the rows waiting) and when it is back. */
   onLineStatus(cb: (s: LineStatus) => void): () => void {
     return this.line?.onStatus(cb) ?? (() => undefined);
+  }
+
+  /** History's line view: every job of a unit on any station of the line (by serial number or MAC). */
+  lineUnits(by: { serial?: string; mac?: string }): Promise<LineUnit[]> {
+    return this.lineQuery((c) => findUnits(c, by));
+  }
+
+  /** History's line view: batches of one station or of all, created in [from, to) (ISO times). */
+  lineBatches(filter: { station?: string; from?: string; to?: string } = {}): Promise<LineBatch[]> {
+    return this.lineQuery((c) => listLineBatches(c, filter));
+  }
+
+  /** History's line view: any station's batch, read-only, as the views the grid and report already take. */
+  lineBatch(stationId: string, batchId: string): Promise<{ batch: BatchView; jobs: JobView[] } | undefined> {
+    return this.lineQuery((c) => lineBatchDetail(c, stationId, batchId));
+  }
+
+  private lineQuery<T>(fn: (c: import('pg').Client) => Promise<T>): Promise<T> {
+    if (!this.line?.configured) return Promise.reject(new StationError('CONFIG_INVALID', 'no line database is set on this station (--line-db, FLASHLINE_LINE_DB or line.json)'));
+    return this.line.query(fn);
   }
 
   /** Ship everything waiting to the line database now; throws the database's error (tests, bench). */

@@ -4,7 +4,7 @@
  * JSON object: rows shipped per second, replication lag p50/p99 (outside the outage), rows lost,
  * station CPU spent on shipping (line batch CPU minus the same batch without a line database),
  * and the time to catch up after the outage.
- *   node --import tsx test/bench/line.bench.ts [--stations 8] [--units 64] [--outage-s 30] [--image-kib 64] [--rate 2000]
+ *   node --import tsx test/bench/line.bench.ts [--stations 8] [--units 64] [--outage-s 30] [--image-kib 64] [--rate 2000] [--kill-after-s 8]
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     'outage-s': { type: 'string', default: '30' },
     'image-kib': { type: 'string', default: '64' },
     rate: { type: 'string', default: '2000' },
+    'kill-after-s': { type: 'string', default: '8' },
   },
 });
 const STATIONS = Number(args.stations);
@@ -40,7 +41,7 @@ const RATE = Number(args.rate);
 
 const log = (s: string) => process.stderr.write(`[line.bench${args.child ? ` st-${args.child}` : ''}] ${s}\n`);
 
-async function runBatch(engine: Engine, img: string): Promise<{ passed: number; wallMs: number; cpuMs: number }> {
+async function runBatch(engine: Engine, img: string): Promise<{ passed: number; wallMs: number; cpuMs: number; failures: Record<string, number> }> {
   const info = await engine.loadPackage(img, { version: '2.0.0' });
   const units = parseTargets([`sim:ymodem:${UNITS}`]).map((u) => ({ ...u, sim: { ...u.sim!, link: { bytesPerSecond: RATE } } }));
   const batch = engine.createBatch({ packageId: info.id, units, plan: { concurrency: { global: 1000, perBleAdapter: 6 } } });
@@ -49,7 +50,9 @@ async function runBatch(engine: Engine, img: string): Promise<{ passed: number; 
   engine.startBatch(batch.batchId);
   const done = await engine.waitForBatch(batch.batchId);
   const cpu = process.cpuUsage(cpu0);
-  return { passed: done.counts.passed, wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+  const failures: Record<string, number> = {};
+  for (const j of engine.getJobs(batch.batchId)) if (j.state !== 'passed') failures[j.errorCode ?? j.state] = (failures[j.errorCode ?? j.state] ?? 0) + 1;
+  return { passed: done.counts.passed, wallMs: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, failures };
 }
 
 /** One station process: the batch without a line database (baseline), then with it, then wait for the outbox to drain. */
@@ -63,17 +66,31 @@ async function child(): Promise<void> {
   await base.close();
   const engine = Engine.open({ dataDir: path.join(root, 'line'), stationId, line: { lineDb: args.url!, pollMs: 200, drainOnCloseMs: 0 }, lineLog: () => undefined });
   process.stdout.write('started\n');
+  let maxWaiting = 0;
+  const sampler = setInterval(() => (maxWaiting = Math.max(maxWaiting, engine.lineStatus().rowsWaiting)), 500);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const l = await runBatch(engine, img);
   // Shipping is done when the outbox is empty and the database has confirmed it (after the outage too).
   while (engine.lineStatus().rowsWaiting > 0 || engine.lineStatus().warning) await new Promise((r) => setTimeout(r, 50));
   const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
   const shipped = engine.lineStatus().rowsShipped;
   await engine.close();
   process.stdout.write(
-    JSON.stringify({ stationId, passedBaseline: b.passed, passed: l.passed, cpuBaselineMs: b.cpuMs, wallBaselineMs: b.wallMs, batchWallMs: l.wallMs, cpuLineMs: (cpu.user + cpu.system) / 1000, lineWallMs: performance.now() - t0, rowsShipped: shipped, drainedAt: new Date().toISOString() }) + '\n',
+    JSON.stringify({ stationId, passedBaseline: b.passed, passed: l.passed, failuresBaseline: JSON.stringify(b.failures), failures: JSON.stringify(l.failures), cpuBaselineMs: b.cpuMs, wallBaselineMs: b.wallMs, batchWallMs: l.wallMs, cpuLineMs: (cpu.user + cpu.system) / 1000, lineWallMs: performance.now() - t0, rowsShipped: shipped, maxRowsWaiting: maxWaiting, drainedAt: new Date().toISOString() }) + '\n',
   );
+}
+
+function sumCodes(list: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const l of list) for (const [k, n] of Object.entries(JSON.parse(l) as Record<string, number>)) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
+function lagOf(rows: { j: Date; s: Date }[]): { p50: number; p99: number; n: number } {
+  const l = rows.map((r) => r.s.getTime() - r.j.getTime()).sort((a, b) => a - b);
+  return { p50: pct(l, 50), p99: pct(l, 99), n: l.length };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -118,7 +135,7 @@ async function main(): Promise<void> {
     await allStarted;
     const lineStart = Date.now();
     log('all line batches started');
-    await new Promise((r) => setTimeout(r, 8000));
+    await new Promise((r) => setTimeout(r, Number(args['kill-after-s']) * 1000));
     const killAt = Date.now();
     server.kill();
     log('database killed');
@@ -151,9 +168,14 @@ async function main(): Promise<void> {
     const logRows = (await c.query<{ station_id: string; j: Date; s: Date }>('SELECT station_id, journaled_at AS j, shipped_at AS s FROM bench_ship_log')).rows;
     await c.end();
 
-    const steady = logRows.filter((r) => r.j.getTime() < killAt - 500 || r.j.getTime() > caughtUpAt).map((r) => r.s.getTime() - r.j.getTime()).sort((a, b) => a - b);
+    // Catch-up: everything journaled before the restart is in the database at catchUpDoneAt.
+    const backlog = logRows.filter((r) => r.j.getTime() <= restartAt);
+    const catchUpDoneAt = Math.max(restartAt, ...backlog.map((r) => r.s.getTime()));
+    const catchUpRows = logRows.filter((r) => r.s.getTime() >= restartAt && r.s.getTime() <= catchUpDoneAt).length;
+    const waitingAtRestart = backlog.filter((r) => r.s.getTime() >= restartAt).length;
+    // Lag outside the outage: rows journaled well before the kill or after the backlog was shipped.
+    const steady = logRows.filter((r) => r.j.getTime() < killAt - 2000 || r.j.getTime() > catchUpDoneAt).map((r) => r.s.getTime() - r.j.getTime()).sort((a, b) => a - b);
     const shippedTimes = logRows.map((r) => r.s.getTime()).sort((a, b) => a - b);
-    const catchUpRows = logRows.filter((r) => r.s.getTime() >= restartAt).length;
     const beforeKill = logRows.filter((r) => r.s.getTime() < killAt).length;
     const cpuShip = stations.map((s) => (s.cpuLineMs as number) - (s.cpuBaselineMs as number));
     const result = {
@@ -161,6 +183,9 @@ async function main(): Promise<void> {
       stations: STATIONS,
       unitsPerStation: UNITS,
       unitsPassed: stations.reduce((n, s) => n + (s.passed as number), 0),
+      unitsPassedWithoutLine: stations.reduce((n, s) => n + (s.passedBaseline as number), 0),
+      unitFailures: sumCodes(stations.map((s) => s.failures as string)),
+      unitFailuresWithoutLine: sumCodes(stations.map((s) => s.failuresBaseline as string)),
       imageBytes: IMAGE_BYTES,
       linkBytesPerSec: RATE,
       rowVersionsShipped: logRows.length,
@@ -168,11 +193,11 @@ async function main(): Promise<void> {
       rowsLost: lost,
       rowsShippedPerSec: {
         beforeOutage: Math.round(beforeKill / ((killAt - lineStart) / 1000)),
-        catchUp: Math.round(catchUpRows / Math.max(0.001, (caughtUpAt - restartAt) / 1000)),
+        catchUp: Math.round(catchUpRows / Math.max(0.001, (catchUpDoneAt - restartAt) / 1000)),
         overall: Math.round(logRows.length / Math.max(0.001, ((shippedTimes.at(-1) ?? 0) - (shippedTimes[0] ?? 0)) / 1000)),
       },
-      replicationLagMs: { p50: pct(steady, 50), p99: pct(steady, 99), max: steady.at(-1) ?? null, samples: steady.length, targetP99Ms: 2000 },
-      outage: { downMs: restartAt - killAt, catchUpMs: caughtUpAt - restartAt },
+      replicationLagMs: { p50: pct(steady, 50), p99: pct(steady, 99), max: steady.at(-1) ?? null, samples: steady.length, over2s: steady.filter((x) => x > 2000).length, targetP99Ms: 2000, beforeOutage: lagOf(logRows.filter((r) => r.j.getTime() < killAt - 2000)), afterCatchUp: lagOf(logRows.filter((r) => r.j.getTime() > catchUpDoneAt)) },
+      outage: { downMs: restartAt - killAt, maxOutboxRowsWaitingPerStation: Math.max(...stations.map((s) => s.maxRowsWaiting as number)), rowVersionsWaitingAtRestart: waitingAtRestart, catchUpMs: catchUpDoneAt - restartAt, lastStationDrainedAfterRestartMs: caughtUpAt - restartAt },
       stationCpuForShipping: {
         meanMs: Math.round(cpuShip.reduce((a, b) => a + b, 0) / cpuShip.length),
         meanPctOfOneCoreOverBatch: Math.round((cpuShip.reduce((a, b) => a + b, 0) / stations.reduce((a, s) => a + (s.lineWallMs as number), 0)) * 1000) / 10,

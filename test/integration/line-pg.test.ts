@@ -116,8 +116,15 @@ describe.skipIf(!server)('line journal in PostgreSQL', () => {
       await c.end();
     }
 
-    // The CLI reads the same (exit 0, JSON on stdout).
+    // The engine API the UI's History line view uses: search across stations, reopen another station's batch read-only.
     const sn = b.units[0]!.serialNumber!;
+    expect(await a.engine.lineUnits({ serial: sn })).toMatchObject([{ stationId: 'st-b', batchId: batchB }]);
+    expect((await a.engine.lineBatches({ station: 'st-b' })).map((x) => x.batchId)).toEqual([batchB]);
+    const detail = await a.engine.lineBatch('st-b', batchB);
+    expect(detail!.batch).toMatchObject({ batchId: batchB, stationId: 'st-b', state: 'finished', counts: { total: 3, passed: 3 } });
+    expect(detail!.jobs.map((j) => [j.jobId, j.state, j.versionAfter, j.sent.crc32])).toEqual(b.engine.getJobs(batchB).map((j) => [j.jobId, j.state, j.versionAfter, j.sent.crc32]));
+
+    // The CLI reads the same (exit 0, JSON on stdout).
     const cli = await runCli(['line', 'units', '--serial', sn, '--line-db', url, '--json']);
     expect(cli.code).toBe(0);
     expect(JSON.parse(cli.stdout.trim().split('\n').at(-1)!)).toMatchObject([{ stationId: 'st-b', serialNumber: sn, state: 'passed' }]);
@@ -127,7 +134,7 @@ describe.skipIf(!server)('line journal in PostgreSQL', () => {
     const bad = await runCli(['line', 'report', '--from', 'yesterday', '--to', '2030-01-01', '--line-db', url]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--from "yesterday"');
-  });
+  }, 180_000);
 
   it('wrong password, refused port, bad URL or TLS the server lacks: a warning with the rows waiting, and the batch still passes', async () => {
     const url = await server!.createDatabase('warn');
@@ -135,7 +142,7 @@ describe.skipIf(!server)('line journal in PostgreSQL', () => {
       [server!.urlFor('warn', { password: 'wrong' }), /authentication failed/],
       ['postgres://postgres:x@127.0.0.1:1/warn', /connection refused/],
       ['not a url', /not a URL/],
-      [`${url}?sslmode=require`, /SSL/i],
+      [`${url}?sslmode=verify-full`, /SSL/i],
     ];
     for (const [bad, why] of cases) {
       const s = await station('st-w', { lineDb: bad, pollMs: 50, drainOnCloseMs: 0 }, ['sim:ymodem:2']);

@@ -9,7 +9,9 @@ import type { BatchView, JobView } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 import { MesDeliverer, mesConfigProblems, preflight, type MesConfig, type MesStatus, type PreflightDecision } from './mes.js';
 import { Outbox } from './outbox.js';
-import { LineShipper, redactUrl, type LineShipperStatus } from './shipper.js';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { LineShipper, describePgError, redactUrl, type LineShipperStatus } from './shipper.js';
 
 export interface LineOptions {
   /** postgres://… of the line database; unset = this station ships nothing. */
@@ -85,6 +87,16 @@ export function checkLineOptions(opts: LineOptions, where = 'line settings'): vo
   if (problems.length) throw new StationError('CONFIG_INVALID', `${where}: ${problems.join('; ')}`);
 }
 
+/** Whether a previous line or MES configuration left outbox triggers in this journal (a cheap read). */
+function hasOutboxTriggers(journalFile: string): boolean {
+  const db = new Database(journalFile, { readonly: true, fileMustExist: true });
+  try {
+    return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND (name LIKE 'line_outbox_%' OR name LIKE 'mes_outbox_%') LIMIT 1").get();
+  } finally {
+    db.close();
+  }
+}
+
 export class LineLink {
   private readonly outbox: Outbox;
   private readonly shipper: LineShipper | null;
@@ -121,10 +133,30 @@ export class LineLink {
     checkLineOptions(opts);
     if (!opts.lineDb && !opts.mes?.resultUrl && !opts.mes?.preflightUrl) {
       // Switched off: drop triggers a previous configuration left, so no outbox grows unread.
-      if (fs.existsSync(journalFile)) Outbox.open(journalFile, { stationId, line: false, mes: false }).close();
+      if (fs.existsSync(journalFile) && hasOutboxTriggers(journalFile)) Outbox.open(journalFile, { stationId, line: false, mes: false }).close();
       return null;
     }
     return new LineLink(journalFile, stationId, opts, log);
+  }
+
+  get configured(): boolean {
+    return !!this.shipper;
+  }
+
+  /** A short-lived connection of its own for a read query (the shipper's stays for shipping). */
+  async query<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client({ connectionString: this.opts.lineDb, connectionTimeoutMillis: 5000, query_timeout: 30_000, application_name: `flashline ${this.stationId} query`.slice(0, 63) });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+    } catch (e) {
+      throw new StationError('LINE_DB_UNREACHABLE', `line database unreachable: ${describePgError(e)}`);
+    }
+    try {
+      return await fn(c);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
   }
 
   get hasPreflight(): boolean {

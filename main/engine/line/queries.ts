@@ -4,6 +4,7 @@
  * report of every station's units with yield per station, per product and per day (csv/json/html).
  */
 import type pg from 'pg';
+import type { BatchView, JobView } from '../../contract/dto.js';
 import { StationError } from '../errors.js';
 
 export interface LineUnit {
@@ -271,4 +272,66 @@ ${r.units.map((u) => `<tr>${UNIT_COLUMNS.map((c) => `<td>${esc(u[c])}</td>`).joi
 export async function lineStations(client: pg.ClientBase): Promise<{ stationId: string; lastSeq: number; lastSyncAt: string; rowsShipped: number }[]> {
   const r = await client.query('SELECT station_id, last_seq, last_sync_at, rows_shipped FROM line_stations ORDER BY station_id');
   return r.rows.map((x) => ({ stationId: x.station_id, lastSeq: Number(x.last_seq), lastSyncAt: new Date(x.last_sync_at).toISOString(), rowsShipped: Number(x.rows_shipped) }));
+}
+
+/**
+ * One station's batch from the line database as the views History already renders (read-only):
+ * the journal's row columns mapped back to BatchView / JobView.
+ */
+export async function lineBatchDetail(client: pg.ClientBase, stationId: string, batchId: string): Promise<{ batch: BatchView; jobs: JobView[] } | undefined> {
+  const b = await client.query<{ row_data: Record<string, unknown> }>("SELECT row_data FROM line_rows WHERE station_id = $1 AND tbl = 'batches' AND row_key = $2", [stationId, batchId]);
+  const row = b.rows[0]?.row_data;
+  if (!row) return undefined;
+  const j = await client.query<{ row_data: Record<string, unknown> }>(
+    "SELECT row_data FROM line_rows WHERE station_id = $1 AND tbl = 'jobs' AND batch_id = $2 ORDER BY row_key",
+    [stationId, batchId],
+  );
+  const str = (v: unknown) => (v === null || v === undefined ? undefined : String(v));
+  const jobs: JobView[] = j.rows.map(({ row_data: r }) => {
+    const job: JobView = {
+      jobId: String(r.id),
+      batchId,
+      unit: JSON.parse(String(r.unit_json ?? '{}')),
+      state: r.state as JobView['state'],
+      progressBytes: Number(r.progress_bytes ?? 0),
+      totalBytes: Number(r.total_bytes ?? 0),
+      attempts: Number(r.attempts ?? 0),
+      sent: { crc32: str(r.sent_crc32), md5: str(r.sent_md5) },
+      confirmed: { crc32: str(r.confirmed_crc32), md5: str(r.confirmed_md5) },
+      resumable: !!r.resumable,
+    };
+    const opt: Partial<JobView> = {
+      result: str(r.result) as JobView['result'],
+      errorCode: str(r.error_code),
+      deviceCode: str(r.device_code),
+      message: str(r.message),
+      versionBefore: str(r.version_before),
+      versionAfter: str(r.version_after),
+      startedAt: str(r.started_at),
+      endedAt: str(r.ended_at),
+      rmaTicket: str(r.rma_ticket),
+    };
+    for (const [k, v] of Object.entries(opt)) if (v !== undefined) (job as unknown as Record<string, unknown>)[k] = v;
+    return job;
+  });
+  const counts: Record<string, number> = { total: jobs.length, queued: 0, running: 0, passed: 0, failed: 0, skipped: 0, cancelled: 0, interrupted: 0 };
+  for (const x of jobs) {
+    if (['passed', 'failed', 'skipped', 'cancelled', 'interrupted', 'queued'].includes(x.state)) counts[x.state] = (counts[x.state] ?? 0) + 1;
+    else counts.running = (counts.running ?? 0) + 1; // connecting, transferring, verifying, backoff…
+  }
+  const batch: BatchView = {
+    batchId,
+    state: row.state as BatchView['state'],
+    operator: String(row.operator ?? ''),
+    stationId: String(row.station_id ?? stationId),
+    packageInfo: JSON.parse(String(row.package_json ?? '{}')),
+    plan: JSON.parse(String(row.plan_json ?? '{}')),
+    createdAt: String(row.created_at),
+    counts: counts as unknown as BatchView['counts'],
+  };
+  for (const [k, c] of [['startedAt', 'started_at'], ['endedAt', 'ended_at'], ['pausedReason', 'paused_reason']] as const) {
+    const v = str(row[c]);
+    if (v !== undefined) (batch as unknown as Record<string, unknown>)[k] = v;
+  }
+  return { batch, jobs };
 }
