@@ -87,7 +87,7 @@ export function cmdVerifyReport(a: VerifyReportArgs): number {
   try {
     content = fs.readFileSync(a.file, 'utf8');
   } catch (e) {
-    throw new StationError('CONFIG_INVALID', `cannot read ${a.file}: ${(e as Error).message}`);
+    throw new StationError('REPORT_UNREADABLE', `${a.file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {}, { cause: e });
   }
   const r = verifyReport(content, { trust: trustFrom(a) });
   if (a.json) console.log(JSON.stringify(r));
@@ -146,7 +146,7 @@ function journalHeadOf(file: string): string {
   try {
     content = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new StationError('CONFIG_INVALID', `cannot read ${file}: ${(e as Error).message}`);
+    throw new StationError('REPORT_UNREADABLE', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`, {}, { cause: e });
   }
   const format = detectFormat(content);
   const summary =

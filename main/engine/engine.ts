@@ -121,9 +121,9 @@ export class Engine {
       this.lock?.release();
       throw classifyIoError(e, opts.dataDir) ?? e;
     }
-    // A reader of a folder another station owns still signs its reports with the station's key when
-    // it exists, but creates nothing.
-    this.stationKey = opts.signReports === false ? undefined : this.lock ? loadOrCreateStationKey(opts.dataDir) : existingStationKey(opts.dataDir);
+    // A reader (batches, report) still signs its reports with the station's key when it exists,
+    // but creates nothing: the folder may be another station's, or read-only.
+    this.stationKey = opts.signReports === false ? undefined : this.lock && opts.access !== 'read' ? loadOrCreateStationKey(opts.dataDir) : existingStationKey(opts.dataDir);
     this.stationId = opts.stationId ?? 'station-1';
     this.operator = opts.operator ?? 'operator';
     this.clock = opts.clock ?? systemClock;
@@ -139,7 +139,8 @@ export class Engine {
     this.transports = { sim: this.sim, serial: new SerialTransport(), ...createStationTransports({ dataDir: opts.dataDir, cloud: mqttOtaCloud, blePipeFor }), ...opts.transports };
     // Only the folder's owner may decide that a batch it finds running was cut short, or ship its journal.
     this.interruptedBatchIds = this.lock ? this.journal.markInterrupted(new Date().toISOString()) : [];
-    this.line = LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`)));
+    // A reader (batches, report) neither ships the journal nor touches its outbox triggers.
+    this.line = this.lock && opts.access !== 'read' ? LineLink.start(path.join(opts.dataDir, 'journal.sqlite'), this.stationId, lineOpts, opts.lineLog ?? ((l) => process.stderr.write(`flashline: ${l}\n`))) : null;
   }
 
   /** True when another station process owns the data folder and this Engine only reads it. */

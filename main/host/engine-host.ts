@@ -25,6 +25,7 @@ export function serveApiOnPort(api: StationApi, port: HostPort): () => void {
       watches.get(m.watchId)?.();
       const r = api.watch(m.batchId, (event) => post({ t: 'event', watchId: m.watchId, event }));
       if (r.ok) watches.set(m.watchId, r.value);
+      else post({ t: 'watch-failed', watchId: m.watchId, error: r.error });
     } else if (m.t === 'unwatch') {
       watches.get(m.watchId)?.();
       watches.delete(m.watchId);

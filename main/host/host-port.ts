@@ -28,6 +28,7 @@ export type HostReply =
   | { t: 'init-failed'; error: ErrorView }
   | { t: 'result'; id: number; result: Result<unknown> }
   | { t: 'event'; watchId: number; event: BatchEvent }
+  | { t: 'watch-failed'; watchId: number; error: ErrorView }
   | { t: 'closed' };
 
 /** One end of the channel. `onExit` (relay side only) fires when the host's thread or process is gone. */

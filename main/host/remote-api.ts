@@ -27,6 +27,7 @@ export function connectStationApi(port: HostPort): RemoteStationApi {
   let stopped: string | null = null;
   const pending = new Map<number, (r: Result<unknown>) => void>();
   const watchers = new Map<number, (e: BatchEvent) => void>();
+  const watchErrors = new Map<number, (error: ErrorView) => void>();
   let onReady: ((err: ErrorView | null) => void) | null = null;
   let onClosed: (() => void) | null = null;
 
@@ -37,6 +38,7 @@ export function connectStationApi(port: HostPort): RemoteStationApi {
     for (const resolve of pending.values()) resolve(gone(why));
     pending.clear();
     watchers.clear();
+    watchErrors.clear();
     onReady?.(gone(why).error);
     onClosed?.();
   };
@@ -50,6 +52,12 @@ export function connectStationApi(port: HostPort): RemoteStationApi {
       resolve?.(m.result);
     } else if (m.t === 'event') {
       watchers.get(m.watchId)?.(m.event);
+    } else if (m.t === 'watch-failed') {
+      // The host refused the watch (no such batch): say so instead of staying silent.
+      watchers.delete(m.watchId);
+      const onError = watchErrors.get(m.watchId);
+      watchErrors.delete(m.watchId);
+      onError?.(m.error);
     } else if (m.t === 'ready') {
       onReady?.(null);
     } else if (m.t === 'init-failed') {
@@ -75,7 +83,7 @@ export function connectStationApi(port: HostPort): RemoteStationApi {
     get stopped() {
       return stopped;
     },
-    watch(batchId, fn) {
+    watch(batchId, fn, onError) {
       // The same check the host makes, so a bad id is refused here, synchronously, as before.
       if (typeof batchId !== 'string' || batchId.length === 0 || batchId.length > 128) {
         return { ok: false, error: errorView(new StationError('CONFIG_INVALID', 'invalid request: batchId must be a string of 1..128 characters')) };
@@ -83,10 +91,12 @@ export function connectStationApi(port: HostPort): RemoteStationApi {
       if (stopped) return gone(stopped);
       const watchId = nextWatch++;
       watchers.set(watchId, fn);
+      if (onError) watchErrors.set(watchId, onError);
       port.post({ t: 'watch', watchId, batchId });
       return {
         ok: true,
         value: () => {
+          watchErrors.delete(watchId);
           if (!watchers.delete(watchId) || stopped) return;
           port.post({ t: 'unwatch', watchId });
         },

@@ -5,7 +5,7 @@
  * Must not import electron: desktop-only effects (save dialog, PDF) come in as deps.
  */
 import crypto from 'node:crypto';
-import type { BatchEvent, JobView, Lang, Plan, ProtocolId, SimBehaviour, TransportKind, UnitRef } from '../contract/dto.js';
+import type { BatchEvent, ErrorView, JobView, Lang, Plan, ProtocolId, SimBehaviour, TransportKind, UnitRef } from '../contract/dto.js';
 import { PROTOCOL_IDS } from '../contract/dto.js';
 import type { AuditEntryView, ExportedReport, Req, Res, Result, RmaDetailView, RmaRequest, RmaRunView, Role, RoleView, ScanMapping, StationMethod, StationSettingsView } from '../contract/ipc.js';
 import { findAppVersion, UNKNOWN_VERSION } from '../engine/device/app-descriptor.js';
@@ -67,7 +67,11 @@ export type Handlers = { [M in StationMethod]: (req: unknown) => Promise<Result<
 export interface StationApi {
   handlers: Handlers;
   /** Subscribes to a batch's events; returns the unsubscribe. Throws nothing: a bad id yields an error event-free no-op result. */
-  watch(batchId: unknown, fn: (e: BatchEvent) => void): Result<() => void>;
+  /**
+   * Subscribe to a batch's events. An unknown batch is refused in the Result, or — where the engine
+   * runs in another process and cannot answer at once — later through `onError` (never silence).
+   */
+  watch(batchId: unknown, fn: (e: BatchEvent) => void, onError?: (error: ErrorView) => void): Result<() => void>;
 }
 
 // ---- validation (pure) ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { BatchEvent } from '../contract/dto.js';
+import type { BatchEvent, ErrorView } from '../contract/dto.js';
 import { STATION_METHODS, type WsClientFrame, type WsServerFrame } from '../contract/ipc.js';
 import type { StationApi } from './api.js';
 import { MAX_UPLOAD_BYTES } from './api.js';
@@ -223,9 +223,13 @@ function serveClient(ws: WebSocket, api: StationApi): void {
       } else if (f.t === 'watch') {
         watches.get(f.batchId)?.();
         watches.delete(f.batchId);
-        const r = api.watch(f.batchId, (event: BatchEvent) => send({ t: 'event', event }));
+        const watchError = (error: ErrorView) => {
+          watches.delete(f.batchId);
+          send({ t: 'watchError', batchId: f.batchId, error });
+        };
+        const r = api.watch(f.batchId, (event: BatchEvent) => send({ t: 'event', event }), watchError);
         if (r.ok) watches.set(f.batchId, r.value);
-        else send({ t: 'watchError', batchId: f.batchId, error: r.error });
+        else watchError(r.error);
       } else {
         watches.get(f.batchId)?.();
         watches.delete(f.batchId);

@@ -48,7 +48,12 @@ function localCounts(dir: string): Record<string, number> {
   const db = new Database(path.join(dir, 'journal.sqlite'), { readonly: true });
   try {
     const out: Record<string, number> = {};
-    for (const t of ['batches', 'jobs', 'transitions', 'attempts', 'traces']) out[t] = db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${t}`).get()!.n;
+    // Every journal table ships (the outbox's own tables excepted): chain heads, batch states, audit… included.
+    const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('line_outbox', 'mes_outbox', 'line_outbox_state', 'schema_version')").all();
+    for (const { name } of tables) {
+      const n = db.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM "${name}"`).get()!.n;
+      if (n > 0 || ['batches', 'jobs', 'transitions', 'attempts', 'traces'].includes(name)) out[name] = n;
+    }
     return out;
   } finally {
     db.close();

@@ -146,9 +146,8 @@ describe('progress and verdicts are what the device confirmed', () => {
     const s = await line({ protocolOptions: { stallTimeoutMs: -5 } });
     const u = s.unit('tencent', 'opt1');
     await u.dev.start();
-    const [j] = await s.run([u.ref]);
-    expect(j).toMatchObject({ state: 'failed', errorCode: 'CONFIG_INVALID' });
-    expect(j!.message).toMatch(/stallTimeoutMs/);
+    // Refused before any unit starts: the batch's effective profile is checked as it is created.
+    await expect(s.run([u.ref])).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(/stallTimeoutMs/) });
     expect(() => checkNetConfig({ httpport: 80 })).toThrow(/unknown setting "httpport"/);
     expect(() => checkNetConfig({ httpPort: 70_000 })).toThrow(/port/);
     expect(() => checkNetConfig({ mode: 'attach' })).toThrow(/attachUrl/);

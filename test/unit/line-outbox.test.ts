@@ -63,7 +63,9 @@ describe('line outbox', () => {
     const j = Journal.open(file);
     j.createBatch(batch, [job]);
     let ob = Outbox.open(file, { stationId: 'st-1', line: true, mes: false });
-    expect(ob.lineWaiting()).toBe(2);
+    // The batch, its job, the batch's first chained state and the journal's chain head.
+    expect(ob.lineRows(10).map((r) => r.table).sort()).toEqual(['batch_states', 'batches', 'chain_head', 'jobs']);
+    expect(ob.lineWaiting()).toBe(4);
     ob.dropLine(ob.lineRows(10).map((r) => r.seq));
     ob.close();
     ob = Outbox.open(file, { stationId: 'st-1', line: true, mes: false });

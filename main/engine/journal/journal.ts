@@ -318,11 +318,11 @@ export class Journal {
   /** The chain link at a position (to check a report's journal_head), or undefined. */
   chainLinkAt(seq: number): string | undefined {
     const r = this.db
-      .prepare<[number, number, number], { chain_hash: string }>(
+      .prepare<[number, number, number, number], { chain_hash: string }>(
         `SELECT chain_hash FROM batches WHERE chain_seq = ? UNION ALL SELECT chain_hash FROM transitions WHERE chain_seq = ?
-         UNION ALL SELECT chain_hash FROM attempts WHERE chain_seq = ?`,
+         UNION ALL SELECT chain_hash FROM attempts WHERE chain_seq = ? UNION ALL SELECT chain_hash FROM batch_states WHERE chain_seq = ?`,
       )
-      .get(seq, seq, seq);
+      .get(seq, seq, seq, seq);
     return r?.chain_hash;
   }
 
