@@ -47,6 +47,12 @@ describe('engine host', () => {
     expectBatch(batch);
     expect(events[0]!.type).toBe('snapshot');
     expect(host.api.watch(42, () => undefined).ok).toBe(false);
+    // An unknown batch cannot be refused at once across the process boundary: the host says so later, never silence.
+    const refused = await new Promise<string>((resolve) => {
+      const r = host.api.watch('no-such-batch', () => resolve('event'), (e) => resolve(e.code));
+      expect(r.ok).toBe(true);
+    });
+    expect(refused).toBe('CONFIG_INVALID');
     const exited = new Promise<number>((r) => host.child.once('exit', r));
     await host.close();
     await exited;
