@@ -11,6 +11,7 @@ const METHODS = [
   'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
   'recoverUnit', 'rmaStatus', 'listRmaJobs', 'rmaDetail',
   'listScanMappings', 'setScanMappings', 'roleStatus', 'unlockEngineer', 'lockEngineer', 'setEngineerSecret', 'setStopAfterFailures', 'listAudit',
+  'listProfiles', 'saveProfile', 'deleteProfile',
 ];
 const PREFIX = 'station:';
 const BATCH_EVENT = 'station:batch-event';

@@ -12,6 +12,7 @@ export const METHODS: { [M in StationMethod]: true } = {
   listBatches: true, getBatch: true, jobDetail: true, searchJobs: true, exportReport: true, getSettings: true, setSettings: true,
   recoverUnit: true, rmaStatus: true, listRmaJobs: true, rmaDetail: true,
   listScanMappings: true, setScanMappings: true, roleStatus: true, unlockEngineer: true, lockEngineer: true, setEngineerSecret: true, setStopAfterFailures: true, listAudit: true,
+  listProfiles: true, saveProfile: true, deleteProfile: true,
 };
 const RECONNECT_MS = 1000;
 

@@ -4,7 +4,7 @@
  * the renderer's bridge. Plain data only (structured clone and JSON). Every call resolves to a
  * Result; nothing throws across the boundary.
  */
-import type { BatchEvent, BatchView, ErrorView, JobView, Lang, PackageInfo, Plan, ProtocolId, ResultCode, SimBehaviour, TraceLine, TransitionView, UnitRef } from './dto.js';
+import type { BatchEvent, BatchView, ErrorView, JobView, Lang, PackageInfo, Plan, ProductProfile, ProtocolId, ResultCode, SimBehaviour, TraceLine, TransitionView, UnitRef } from './dto.js';
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorView };
 
@@ -52,6 +52,8 @@ export interface PlanInput {
   units: UnitRef[];
   component?: string;
   plan?: Partial<Omit<Plan, 'packageId' | 'units'>>;
+  /** Product profiles to use, by id (at most one per protocol; issue 9 §9). */
+  profileIds?: string[];
 }
 
 /** The RMA form (issue 4 §4): one unit on one serial port, a package already imported as the golden image. */
@@ -191,6 +193,12 @@ export interface StationMethods {
   setStopAfterFailures: { req: { failures: number }; res: RoleView };
   /** The audit log, newest first. */
   listAudit: { req: { limit?: number }; res: AuditEntryView[] };
+  /** Built-in and user product profiles (issue 9 §9). */
+  listProfiles: { req: Record<string, never>; res: ProductProfile[] };
+  /** Engineer only: create or replace a user profile (checked against the protocol's option schema). */
+  saveProfile: { req: { profile: ProductProfile }; res: ProductProfile };
+  /** Engineer only: delete a user profile (built-in ones cannot be deleted). */
+  deleteProfile: { req: { id: string }; res: { deleted: boolean } };
 }
 
 export type StationMethod = keyof StationMethods;
@@ -204,6 +212,7 @@ export const STATION_METHODS = [
   'listBatches', 'getBatch', 'jobDetail', 'searchJobs', 'exportReport', 'getSettings', 'setSettings',
   'recoverUnit', 'rmaStatus', 'listRmaJobs', 'rmaDetail',
   'listScanMappings', 'setScanMappings', 'roleStatus', 'unlockEngineer', 'lockEngineer', 'setEngineerSecret', 'setStopAfterFailures', 'listAudit',
+  'listProfiles', 'saveProfile', 'deleteProfile',
 ] as const satisfies readonly StationMethod[];
 
 // Compile-time check that the list above names every method (a missing one makes this `never`).

@@ -445,6 +445,7 @@ export function createStationApi(deps: ApiDeps): StationApi {
         units,
         component: optStr(r.component, 'component', 64),
         plan: enforceStopTheLine(validatePlan(r.plan), ctx),
+        profileIds: r.profileIds === undefined ? undefined : strList(r.profileIds, 'profileIds', 5),
       });
     },
     startBatch: (req) => (engine.startBatch(batchId(req)), null),
@@ -501,6 +502,9 @@ export function createStationApi(deps: ApiDeps): StationApi {
     },
     rmaDetail: (req) => rmaDetail(str(obj(req).jobId, 'jobId', 160)),
     listScanMappings: () => settings.get('scanMappings') ?? [],
+    listProfiles: () => engine.listProfiles(),
+    saveProfile: (req) => engine.saveProfile(obj(req).profile),
+    deleteProfile: (req) => ({ deleted: engine.deleteProfile(str(obj(req).id, 'id', 64)) }),
     setScanMappings: (req) => {
       const list = obj(req).mappings;
       if (!Array.isArray(list) || list.length > MAX_MAPPINGS) throw bad(`mappings must be a list of at most ${MAX_MAPPINGS}`);

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { StationMethod } from '../contract/ipc.js';
 
 /** Methods only an engineer may call (when an engineer secret is set). */
-export const ENGINEER_METHODS: ReadonlySet<StationMethod> = new Set<StationMethod>(['importPackage', 'setSettings', 'setScanMappings', 'setEngineerSecret', 'setStopAfterFailures']);
+export const ENGINEER_METHODS: ReadonlySet<StationMethod> = new Set<StationMethod>(['importPackage', 'setSettings', 'setScanMappings', 'setEngineerSecret', 'setStopAfterFailures', 'saveProfile', 'deleteProfile']);
 /** Settings an operator may change without an engineer (their own screen language). */
 export const OPERATOR_SETTINGS: ReadonlySet<string> = new Set(['language']);
 

@@ -1,6 +1,7 @@
 // The plan being built: target strings (resolved by the station, so sim ids never collide),
 // serial numbers bound by barcode, lists, gate, policy, caps, retries, stop-the-line.
 import { defineStore } from 'pinia';
+import { useScanStore } from './scan.js';
 import { computed, reactive, ref, shallowRef } from 'vue';
 import type { BatchView, ErrorView, Plan, UnitRef } from '../../main/contract/dto.js';
 import type { PlanInput, ScanResult } from '../../main/contract/ipc.js';
@@ -130,7 +131,12 @@ export const usePlanStore = defineStore('plan', () => {
   const simUnits = (list: UnitRef[], bound: ReadonlySet<string>) => (form.keepSimState ? list : freshSimUnits(list, newSimInstance(), bound));
   /** The plan's units as resolved (before fresh instances and barcodes), for repeating the plan. */
   let lastBase: UnitRef[] = [];
-  const createBatch = (packageId: string) => ((lastBase = units.value.slice()), createFrom({ packageId, units: simUnits(boundUnits.value, new Set(Object.keys(serialNumbers.value))), plan: planFromForm(form) }));
+  const createBatch = (packageId: string) => {
+    lastBase = units.value.slice();
+    // A scanned product barcode that an engineer mapped to a product profile uses that profile (issue 13 §3).
+    const profileId = useScanStore().profileId;
+    return createFrom({ packageId, units: simUnits(boundUnits.value, new Set(Object.keys(serialNumbers.value))), plan: planFromForm(form), ...(profileId ? { profileIds: [profileId] } : {}) });
+  };
   /** A new batch from the last plan; serial numbers bound by barcode belong to the old units and are dropped. */
   async function repeatLast(): Promise<BatchView | null> {
     const last = lastInput.value;

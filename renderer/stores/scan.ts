@@ -105,12 +105,7 @@ export const useScanStore = defineStore('scan', () => {
     pkgs.selectedId = m.packageId;
     if (!m.profileId) return { kind: 'product', code, packageId: m.packageId };
     // Product profiles come from the station where it has them (`listProfiles`); without, say so.
-    const list = (bridge() as unknown as { listProfiles?: (req: Record<string, never>) => Promise<{ ok: boolean; value?: { id: string }[] }> }).listProfiles;
-    if (typeof list !== 'function') {
-      profileId.value = null;
-      return { kind: 'product', code, packageId: m.packageId, profileId: m.profileId, profileMissing: true };
-    }
-    const r = await list({});
+    const r = await bridge().listProfiles({});
     const found = r.ok && r.value?.some((p) => p.id === m.profileId);
     profileId.value = found ? m.profileId : null;
     return { kind: 'product', code, packageId: m.packageId, profileId: m.profileId, ...(found ? {} : { profileMissing: true }) };

@@ -171,3 +171,28 @@ describe('scan mappings', () => {
     expect(twice.ok).toBe(false);
   });
 });
+
+describe('product profiles on the station API (issue 9 §9)', () => {
+  it('lists built-in profiles, saves and deletes user ones as an engineer only, and a batch uses the one named', async () => {
+    const listed = await ok(h().listProfiles({}));
+    expect(listed.map((p) => p.id)).toEqual(expect.arrayContaining(['st-iap-ymodem', 'lrzsz-receiver', 'tencent-c-sdk', 'aliyun-iotkit-3', 'quectel-mcu', 'llsync-sdk']));
+    const { token } = await ok(h().setEngineerSecret({ secret: '4711' }));
+    const profile = { id: 'line-7-loader', name: 'Line 7 loader', builtIn: false, protocol: 'ymodem' as const, options: { blockSize: 128 }, successPolicy: 'loader-verdict' as const };
+    const refused = await h().saveProfile({ profile });
+    expect(refused.ok ? null : refused.error.code).toBe('ROLE_ENGINEER_REQUIRED');
+    const bad = await h().saveProfile({ profile: { ...profile, options: { blockSiz: 128 } }, engineerToken: token } as never);
+    expect(bad.ok ? null : bad.error.code).toBe('CONFIG_INVALID');
+    expect(await ok(h().saveProfile({ profile, engineerToken: token } as never))).toMatchObject({ id: 'line-7-loader', builtIn: false });
+    expect((await ok(h().listProfiles({}))).some((p) => p.id === 'line-7-loader')).toBe(true);
+
+    const pkg = await ok(h().importPackage({ fileName: 'app.bin', dataBase64: image, engineerToken: token } as never));
+    const units = await ok(h().resolveTargets({ targets: ['sim:ymodem:1'] }));
+    const batch = await ok(h().createBatch({ packageId: pkg.id, units, profileIds: ['line-7-loader'] }));
+    expect(batch.plan.profiles?.ymodem).toMatchObject({ id: 'line-7-loader', options: expect.objectContaining({ blockSize: 128 }) });
+    const unknown = await h().createBatch({ packageId: pkg.id, units, profileIds: ['no-such-profile'] });
+    expect(unknown.ok ? null : unknown.error.code).toBe('CONFIG_INVALID');
+
+    expect(await ok(h().deleteProfile({ id: 'line-7-loader', engineerToken: token } as never))).toEqual({ deleted: true });
+    expect((await ok(h().listProfiles({}))).some((p) => p.id === 'line-7-loader')).toBe(false);
+  });
+});

@@ -69,7 +69,8 @@ export interface BleTransportOptions {
 
 const DEFAULTS = {
   maxConnections: 6,
-  scanTimeoutMs: 8000,
+  // No scan cap of its own: the job's open signal fires at the profile's connect deadline (issue 9 §2).
+  scanTimeoutMs: Number.POSITIVE_INFINITY,
   poweredOnTimeoutMs: 3000,
   connectTimeoutMs: 5000,
   gattTimeoutMs: 4000,
@@ -90,11 +91,14 @@ export function deadline<T>(p: Promise<T>, ms: number, what: string, signal?: Ab
       clearTimeout(t);
       signal?.removeEventListener('abort', onAbort);
     };
-    const t = setTimeout(() => {
-      done();
-      onExpire?.();
-      reject(new StationError('TRANSPORT_TIMEOUT', `${what}: no answer from the BLE stack within ${ms} ms`));
-    }, ms);
+    // An infinite deadline leaves it to the signal (setTimeout would fire at once).
+    const t = Number.isFinite(ms)
+      ? setTimeout(() => {
+          done();
+          onExpire?.();
+          reject(new StationError('TRANSPORT_TIMEOUT', `${what}: no answer from the BLE stack within ${ms} ms`));
+        }, ms)
+      : undefined;
     const onAbort = () => {
       done();
       onExpire?.();
@@ -214,7 +218,7 @@ class Scanner {
       },
       (e) => {
         cleanup();
-        if (e instanceof StationError && e.code === 'TRANSPORT_TIMEOUT') throw new StationError('TRANSPORT_NOT_FOUND', `no advertisement from the unit within ${timeoutMs} ms`);
+        if (e instanceof StationError && e.code === 'TRANSPORT_TIMEOUT') throw new StationError('TRANSPORT_NOT_FOUND', Number.isFinite(timeoutMs) ? `no advertisement from the unit within ${timeoutMs} ms` : "no advertisement from the unit before the connect deadline");
         throw e;
       },
     );

@@ -20,7 +20,6 @@ import type { CloudDialect, NetDeviceId, NetDialect, NetRosterEntry, SimCloudAcc
 export const NET_RESOURCE = 'net:broker';
 const DEFAULT_CAPACITY = 200;
 /** Below the runner's 15 s connect deadline, so the transport's own, clearer error wins. */
-const DEFAULT_OPEN_TIMEOUT_MS = 12_000;
 const SIM_TENCENT_PRODUCT = 'FLSIMTENC1'; // Tencent product ids are 10 characters (§4.2)
 const SIM_ALIYUN_PRODUCT = 'a1FlSimAliy'; // Aliyun product keys are 11 characters
 
@@ -191,7 +190,9 @@ export class NetTransport implements Transport {
   }
 
   private waitOnline(link: NetMqttLink, signal: AbortSignal): Promise<void> {
-    const timeoutMs = this.opts.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    // No cap of its own by default: the job's open signal fires at the product profile's connect
+    // deadline (issue 9 §2). openTimeoutMs, when set, is an extra, shorter limit.
+    const timeoutMs = this.opts.openTimeoutMs;
     // Refused earlier under this identity and not connected since: the SDK samples give up
     // after a refused CONNECT, so waiting out the timeout would only hide the cause (§4).
     const known = this.station.recordFor(link.dialect, link.product, link.device);
@@ -210,9 +211,12 @@ export class NetTransport implements Transport {
       });
       const onAbort = () => finish(signal.reason ?? abortError());
       signal.addEventListener('abort', onAbort, { once: true });
-      const t = setTimeout(() => {
-        finish(new StationError('NET_DEVICE_OFFLINE', `${link.product}/${link.device} did not connect within ${timeoutMs} ms`, { unitId: link.unitId }));
-      }, timeoutMs);
+      const t =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              finish(new StationError('NET_DEVICE_OFFLINE', `${link.product}/${link.device} did not connect within ${timeoutMs} ms`, { unitId: link.unitId }));
+            }, timeoutMs);
     });
   }
 
