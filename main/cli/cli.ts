@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BatchView, FlashSummary, Plan, ProtocolId } from '../contract/dto.js';
 import { Engine } from '../engine/engine.js';
-import { StationError, toStationError, operatorText } from '../engine/errors.js';
+import { StationError, operatorText } from '../engine/errors.js';
 import { parseTargets } from '../engine/targets.js';
 import { buildFlashSummary } from '../engine/summary.js';
 import { DEFAULT_SCAN_SECONDS, scanLlsyncUnits } from '../engine/detect/ble-scan.js';
@@ -24,6 +24,7 @@ import { cmdOptions, cmdProfiles } from './profiles.js';
 import { parseOptLines } from '../engine/profile/index.js';
 import { cmdCloud } from './cloud.js';
 import { classifyIoError, prepareDataDir } from '../engine/data-dir.js';
+import { cliDataDir, reportCliError } from './common.js';
 
 const USAGE = `flashline — firmware flashing station
 
@@ -148,16 +149,12 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    const err = classifyIoError(e, dataDir(values)) ?? toStationError(e);
-    console.error(`error ${err.code}: ${err.message}`);
-    const hint = operatorText(err.code, 'en');
-    if (hint) console.error(`→ ${hint}`);
-    return err.code === 'INTERNAL' ? 1 : 2;
+    return reportCliError(e, (x) => classifyIoError(x, dataDir(values)));
   }
 }
 
 function dataDir(v: Values): string {
-  return path.resolve(v['data-dir'] ?? process.env.FLASHLINE_HOME ?? path.join(os.homedir(), '.flashline'));
+  return cliDataDir(v['data-dir']);
 }
 
 function openEngine(v: Values, protocolOptions: Partial<Record<ProtocolId, Record<string, unknown>>> = {}, access: 'write' | 'read' = 'write'): Engine {

@@ -4,16 +4,16 @@
  * Exit status: 0 ok, 1 the line database could not be reached, 2 bad usage/input.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { StationError, operatorText, toStationError } from '../engine/errors.js';
+import { StationError } from '../engine/errors.js';
 import { loadLineOptions } from '../engine/line/line.js';
 import { findUnits, lineReport, lineStations, listLineBatches, parseTime, renderLineReportCsv, renderLineReportHtml, renderLineReportJson } from '../engine/line/queries.js';
 import { describePgError, lineUrlProblem, redactUrl } from '../engine/line/shipper.js';
 import { openSettings } from '../engine/settings/settings.js';
+import { cliDataDir, reportCliError } from './common.js';
 
 const USAGE = `flashline line — the line database (PostgreSQL) and this station's link to it
 
@@ -112,16 +112,12 @@ export async function cmdLine(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    const err = toStationError(e);
-    console.error(`error ${err.code}: ${err.message}`);
-    const hint = operatorText(err.code, 'en');
-    if (hint) console.error(`→ ${hint}`);
-    return err.code === 'INTERNAL' ? 1 : 2;
+    return reportCliError(e);
   }
 }
 
 function dataDir(v: Values): string {
-  return path.resolve(v['data-dir'] ?? process.env.FLASHLINE_HOME ?? path.join(os.homedir(), '.flashline'));
+  return cliDataDir(v['data-dir']);
 }
 
 function lineUrl(v: Values): string {
