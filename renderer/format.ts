@@ -33,3 +33,17 @@ export function shortName(j: { unit: { name?: string; unitId: string } }): strin
   const m = /#\s*(\d+)$/.exec(name);
   return m ? m[1]! : name.length > 8 ? name.slice(-8) : name;
 }
+
+/**
+ * Every failed attempt's cause, consecutive equal codes grouped (issue 9 §1):
+ * "attempt 1: SOTA_READ_TIMEOUT; attempt 2–3: DEVICE_NOT_RESPONDING" (labels from i18n).
+ */
+export function formatAttemptCauses(causes: readonly { attempt: number; code: string }[], label: (range: string) => string): string {
+  const groups: { from: number; to: number; code: string }[] = [];
+  for (const c of causes) {
+    const last = groups[groups.length - 1];
+    if (last && last.code === c.code && c.attempt === last.to + 1) last.to = c.attempt;
+    else groups.push({ from: c.attempt, to: c.attempt, code: c.code });
+  }
+  return groups.map((g) => `${label(g.from === g.to ? String(g.from) : `${g.from}–${g.to}`)}: ${g.code}`).join('; ');
+}

@@ -43,7 +43,7 @@ const en = {
     title: 'Unit detail', timeline: 'Timeline', trace: 'Protocol trace', at: 'Time', from: 'From', to: 'To', bytes: 'Bytes', result: 'Result',
     message: 'Message', attempt: 'Attempt', noTrace: 'No trace recorded.', dir: 'Dir', hex: 'Hex', decoded: 'Decoded', versions: 'Version before → after',
     hashes: 'CRC32 / MD5', nextStep: 'Next step', deviceReported: 'device reported', notReported: 'not reported', crcSame: 'same as sent', crcDiffers: 'DIFFERS from sent',
-    confirmedBy: 'Confirmed by the device', codes: 'Codes', deviceCode: 'device code',
+    confirmedBy: 'Confirmed by the device', codes: 'Codes', deviceCode: 'device code', attemptCauses: 'Why each attempt failed', attemptRange: 'attempt {n}',
   },
   packages: {
     title: 'Firmware packages', file: 'Package file (.bin, .hex, .zip)', version: 'Target version (bare .bin/.hex without descriptor)', drop: 'Drop a package here',
@@ -124,7 +124,7 @@ const zh: DeepString<Messages> = {
   detail: {
     title: '设备详情', timeline: '状态时间线', trace: '协议日志', at: '时间', from: '从', to: '到', bytes: '字节', result: '结果', message: '信息', attempt: '尝试',
     noTrace: '没有记录协议日志。', dir: '方向', hex: '十六进制', decoded: '解码', versions: '升级前 → 升级后版本', hashes: 'CRC32 / MD5', nextStep: '下一步', deviceReported: '设备报告', notReported: '未报告', crcSame: '与发送值一致', crcDiffers: '与发送值不一致',
-    confirmedBy: '设备确认项', codes: '代码', deviceCode: '设备代码',
+    confirmedBy: '设备确认项', codes: '代码', deviceCode: '设备代码', attemptCauses: '各次尝试的失败原因', attemptRange: '第 {n} 次',
   },
   packages: {
     title: '固件包', file: '固件包文件（.bin、.hex、.zip）', version: '目标版本（无描述符的 .bin/.hex）', drop: '将固件包拖放到这里', component: '组件', versionCol: '版本', kind: '类型', size: '大小',

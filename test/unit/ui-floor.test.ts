@@ -14,7 +14,7 @@ import { failuresFirst, STALL_AFTER_MS, TALLY_KEYS, tallyOf, useBatchStore } fro
 import { useConnectionStore } from '../../renderer/stores/connection.js';
 import { useHistoryStore } from '../../renderer/stores/history.js';
 import { freshSimUnits, usePlanStore } from '../../renderer/stores/plan.js';
-import { shortName } from '../../renderer/format.js';
+import { formatAttemptCauses, shortName } from '../../renderer/format.js';
 import { usePackagesStore } from '../../renderer/stores/packages.js';
 import { BurstDetector, scanMessage, unitNamedBy, useScanStore } from '../../renderer/stores/scan.js';
 import { createFakeBridge, makeBatch, makeJob, type FakeBridge } from './ui-fake-bridge.js';
@@ -266,5 +266,18 @@ describe('scanner', () => {
     expect(out).toMatchObject({ kind: 'product', packageId: 'p1', profileId: 'prof-42', profileMissing: true });
     expect(usePackagesStore().selectedId).toBe('p1');
     expect(await scan.submit('PRD-9')).toMatchObject({ kind: 'unknownPackage' });
+  });
+});
+
+describe('attempt causes in the unit detail (issue 9 §1)', () => {
+  it('groups consecutive equal causes and labels them in the screen language', () => {
+    const causes = [
+      { attempt: 1, code: 'SOTA_READ_TIMEOUT' },
+      { attempt: 2, code: 'DEVICE_NOT_RESPONDING' },
+      { attempt: 3, code: 'DEVICE_NOT_RESPONDING' },
+    ];
+    expect(formatAttemptCauses(causes, (n) => `attempt ${n}`)).toBe('attempt 1: SOTA_READ_TIMEOUT; attempt 2–3: DEVICE_NOT_RESPONDING');
+    expect(formatAttemptCauses(causes, (n) => `第 ${n} 次`)).toBe('第 1 次: SOTA_READ_TIMEOUT; 第 2–3 次: DEVICE_NOT_RESPONDING');
+    expect(formatAttemptCauses([{ attempt: 1, code: 'A' }, { attempt: 2, code: 'B' }, { attempt: 3, code: 'A' }], String)).toBe('1: A; 2: B; 3: A');
   });
 });
