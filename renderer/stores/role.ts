@@ -4,7 +4,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { ErrorView } from '../../main/contract/dto.js';
-import type { AuditEntryView, RoleView } from '../../main/contract/ipc.js';
+import type { AuditEntryView, Result, RoleView } from '../../main/contract/ipc.js';
 import { bridge, setEngineerToken } from '../bridge.js';
 
 /** The audit log as CSV (pure). */
@@ -29,12 +29,8 @@ export const useRoleStore = defineStore('role', () => {
     if (v.role === 'operator') setEngineerToken(null);
     view.value = { role: v.role, secretSet: v.secretSet, stopAfterFailures: v.stopAfterFailures };
   }
-  async function refresh(): Promise<void> {
-    const r = await bridge().roleStatus({});
-    if (r.ok && r.value) apply(r.value);
-  }
-  async function unlock(secret: string): Promise<boolean> {
-    const r = await bridge().unlockEngineer({ secret });
+  /** A role call's answer: apply the new role view, or keep the error for the screen. */
+  function settle(r: Result<RoleView>): boolean {
     if (!r.ok) {
       error.value = r.error;
       return false;
@@ -42,6 +38,13 @@ export const useRoleStore = defineStore('role', () => {
     error.value = null;
     apply(r.value);
     return true;
+  }
+  async function refresh(): Promise<void> {
+    const r = await bridge().roleStatus({});
+    if (r.ok && r.value) apply(r.value);
+  }
+  async function unlock(secret: string): Promise<boolean> {
+    return settle(await bridge().unlockEngineer({ secret }));
   }
   async function lock(): Promise<void> {
     const r = await bridge().lockEngineer({});
@@ -50,24 +53,10 @@ export const useRoleStore = defineStore('role', () => {
     else view.value = { ...view.value, role: 'operator' };
   }
   async function setSecret(secret: string): Promise<boolean> {
-    const r = await bridge().setEngineerSecret({ secret });
-    if (!r.ok) {
-      error.value = r.error;
-      return false;
-    }
-    error.value = null;
-    apply(r.value);
-    return true;
+    return settle(await bridge().setEngineerSecret({ secret }));
   }
   async function setStopAfterFailures(failures: number): Promise<boolean> {
-    const r = await bridge().setStopAfterFailures({ failures });
-    if (!r.ok) {
-      error.value = r.error;
-      return false;
-    }
-    error.value = null;
-    apply(r.value);
-    return true;
+    return settle(await bridge().setStopAfterFailures({ failures }));
   }
   async function loadAudit(): Promise<void> {
     const r = await bridge().listAudit({ limit: 500 });

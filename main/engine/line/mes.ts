@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import type { BatchView, JobView } from '../../contract/dto.js';
 import type { Outbox } from './outbox.js';
+import { Napper } from './napper.js';
 
 export interface MesConfig {
   /** Pre-flight URL: POST per unit before it starts. Unset = no pre-flight. */
@@ -144,7 +145,7 @@ export interface MesStatus {
 export class MesDeliverer {
   private stopped = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly napper = new Napper();
   private st: MesStatus = { resultsWaiting: 0, delivered: 0 };
 
   constructor(private readonly outbox: Outbox, private readonly config: MesConfig, private readonly pollMs = 200) {}
@@ -156,7 +157,7 @@ export class MesDeliverer {
   }
 
   poke(): void {
-    this.wake?.();
+    this.napper.wake();
   }
 
   status(): MesStatus {
@@ -233,17 +234,6 @@ export class MesDeliverer {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
-      };
-    });
+    return this.stopped ? Promise.resolve() : this.napper.sleep(ms);
   }
 }

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { migratePg } from './pg-schema.js';
+import { Napper } from './napper.js';
 
 export interface LineShipperOptions {
   /** postgres://user:pass@host:port/db?sslmode=require … (TLS options as libpq/pg accept them). */
@@ -71,7 +72,7 @@ export class LineShipper {
   private client: pg.Client | null = null;
   private stopped = false;
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly napper = new Napper();
   private st: LineShipperStatus;
   private lastWarnAt = 0;
   private lastPingAt = 0;
@@ -93,7 +94,7 @@ export class LineShipper {
 
   /** Ship now instead of at the next poll. */
   poke(): void {
-    this.wake?.();
+    this.napper.wake();
   }
 
   status(): LineShipperStatus {
@@ -258,18 +259,7 @@ export class LineShipper {
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
-      };
-    });
+    return this.stopped ? Promise.resolve() : this.napper.sleep(ms);
   }
 }
 
